@@ -1,0 +1,38 @@
+# Two commands a newcomer needs:  make lab   and   make test
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8888
+
+.PHONY: lab test setup lint format release clean
+
+setup: $(STAMP)
+
+# Reinstall only when what we depend on changes.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[autograder,dev]"
+	$(BIN)/python -m autograder.labsetup
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/python -m autograder.labsetup
+	$(BIN)/jupyter lab --allow-root --ServerApp.root_dir=notebooks --port=$(PORT) START_HERE.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+release: $(STAMP)
+	$(BIN)/course release
+
+clean:
+	rm -rf $(VENV) .exchange autograded feedback submitted gradebook.db

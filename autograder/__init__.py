@@ -1,0 +1,1 @@
+"""Instructor tooling for the course: release, bilingual checks, grading (built on nbgrader)."""

@@ -1,0 +1,38 @@
+"""The ``course`` command: one subcommand per instructor task."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``
+COMMANDS = {
+    "release": ("autograder.commands.release", "regenerate notebooks/ from solutions/"),
+    "check": ("autograder.commands.check", "check the bilingual convention and the glossary"),
+}
+
+
+def ensure_tools_on_path() -> None:
+    """nbgrader runs ``alembic`` and ``jupyter`` by name: find them beside this Python."""
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ensure_tools_on_path()
+    parser = argparse.ArgumentParser(prog="course", description="Tools for the torch.autograd course.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    modules = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        modules[name] = module
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    return modules[args.command].run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

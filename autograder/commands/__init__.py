@@ -1,0 +1,1 @@
+"""One module per ``course`` subcommand (``add_arguments`` and ``run``)."""

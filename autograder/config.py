@@ -1,0 +1,46 @@
+"""The course's nbgrader settings, applied by ``nbgrader_config.py`` at the course root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE_ID = "autograd-course"
+SOURCE_DIR = "solutions"
+RELEASE_DIR = "notebooks"
+EXCHANGE_DIR = ".exchange"
+CELL_TIMEOUT_S = 120
+
+CODE_STUB = "# YOUR CODE HERE (在此处写你的代码)\nraise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE (在此处写你的答案)"
+
+
+def configure(c: Config, root: Path = ROOT) -> Config:
+    """Fill ``c`` with the course's nbgrader configuration for a course rooted at ``root``."""
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.source_directory = SOURCE_DIR
+    c.CourseDirectory.release_directory = RELEASE_DIR
+    c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    # The default exchange (/usr/local/share/nbgrader/exchange) is not writable for
+    # learners and does not exist on a fresh machine.
+    c.Exchange.root = str(root / EXCHANGE_DIR)
+    c.Exchange.course_id = COURSE_ID
+    c.Execute.timeout = CELL_TIMEOUT_S
+    c.Execute.interrupt_on_timeout = True
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.ClearSolutions.text_stub = TEXT_STUB
+    # Stock feedback shows hidden tests and the tracebacks that quote them.
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbgrader.preprocessors.ClearHiddenTests",
+        "autograder.preprocessors.SanitizeFeedback",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
+    return c
+
+
+def course_config(root: Path = ROOT) -> Config:
+    return configure(Config(), root)

@@ -1,0 +1,145 @@
+"""``course release``: regenerate the learner notebooks (notebooks/) from solutions/.
+
+nbgrader's generate_assignment does the work (solutions cleared to stubs, hidden tests
+removed, cells locked, checksums); this module runs it for every lesson into a
+scratch folder, adds the start page, and then either replaces notebooks/ or, with
+``--check``, reports which files differ.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+
+from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, course_config
+
+START_PAGE = "START_HERE.ipynb"
+
+
+def lessons(root: Path = ROOT) -> list[str]:
+    """Lesson (assignment) names in course order: the folders of solutions/ with a notebook."""
+    src = root / SOURCE_DIR
+    return sorted(p.name for p in src.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def _titles(nb_path: Path) -> tuple[str, str]:
+    """The first English and Chinese headings of a lesson."""
+    nb = nbformat.read(nb_path, as_version=4)
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        tags = cell.metadata.get("tags", [])
+        for line in cell.source.splitlines():
+            if line.startswith("# "):
+                for lang in ("en", "zh"):
+                    if f"lang:{lang}" in tags:
+                        found.setdefault(lang, line[2:].strip())
+                break
+        if len(found) == 2:
+            break
+    return found.get("en", nb_path.stem), found.get("zh", nb_path.stem)
+
+
+def start_page(root: Path = ROOT) -> nbformat.NotebookNode:
+    """The landing page of the learner's JupyterLab: the course in both languages."""
+    rows_en, rows_zh = [], []
+    for lesson in lessons(root):
+        for nb_path in sorted((root / SOURCE_DIR / lesson).glob("*.ipynb")):
+            en, zh = _titles(nb_path)
+            link = f"{lesson}/{nb_path.name}"
+            rows_en.append(f"1. [{en}]({link})")
+            rows_zh.append(f"1. [{zh}]({link})")
+    en = (
+        "# Learning torch.autograd\n\n"
+        "Welcome! This course explains how PyTorch computes gradients, from one forward and "
+        "backward pass to building your own automatic differentiation engine. "
+        "Work through the lessons in order:\n\n"
+        + "\n".join(rows_en)
+        + "\n\n**How to work.** Read, run each cell with Shift+Enter, and fill in the cells "
+        "that say `YOUR CODE HERE`. The test cell under each exercise tells you what is "
+        "wrong and gives a hint. When you are done, press **Validate** in the notebook "
+        "toolbar: it runs the whole notebook and reports every test at once.\n\n"
+        "Set `COURSE_LANG` to `en`, `zh` or `both` to choose the language of feedback."
+    )
+    zh = (
+        "# 学习 torch.autograd\n\n"
+        "欢迎！这门课讲解 PyTorch 如何计算梯度：从一次前向传播和反向传播讲起，"
+        "一直到亲手实现一个自动微分引擎。请按顺序学习：\n\n"
+        + "\n".join(rows_zh)
+        + "\n\n**学习方法。** 边读边用 Shift+Enter 运行每个单元格，并在标有 `YOUR CODE HERE` "
+        "的单元格里写代码。每道练习下面的测试单元格会指出哪里不对，并给出提示。"
+        "全部完成后，点击笔记本工具栏上的 **Validate**：它会从头运行整个笔记本，一次报告所有测试结果。\n\n"
+        "把环境变量 `COURSE_LANG` 设为 `en`、`zh` 或 `both`，可以选择反馈信息的语言。"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(en, metadata={"tags": ["lang:en"]}),
+        nbformat.v4.new_markdown_cell(zh, metadata={"tags": ["lang:zh"]}),
+    ]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"start-{i}"
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    return nb
+
+
+def build(out: Path, root: Path = ROOT) -> None:
+    """Generate every learner notebook, and the start page, into ``out``."""
+    config = course_config(root)
+    config.CourseDirectory.release_directory = str(out)
+    # nbgrader 0.9.6 still runs SaveCells with no_database: give it a throwaway gradebook.
+    config.CourseDirectory.db_url = f"sqlite:///{out.parent / 'release-gradebook.db'}"
+    config.GenerateAssignment.force = True
+    coursedir = CourseDirectory(config=config)
+    api = NbGraderAPI(coursedir=coursedir, config=config)
+    api.log.setLevel(logging.ERROR)
+    for lesson in lessons(root):
+        result = api.generate_assignment(lesson, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader could not release {lesson}:\n{result['log']}\n{result.get('error', '')}")
+    nbformat.write(start_page(root), out / START_PAGE)
+
+
+def _files(folder: Path) -> set[str]:
+    return {
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts
+    }
+
+
+def differences(fresh: Path, current: Path) -> list[str]:
+    """Relative paths that are missing, extra or different in ``current``."""
+    new, old = _files(fresh), _files(current) if current.exists() else set()
+    diff = [f"missing: {p}" for p in sorted(new - old)]
+    diff += [f"stale (not in solutions/): {p}" for p in sorted(old - new)]
+    diff += [
+        f"differs: {p}"
+        for p in sorted(new & old)
+        if not filecmp.cmp(fresh / p, current / p, shallow=False)
+    ]
+    return diff
+
+
+def release(check: bool = False, root: Path = ROOT) -> list[str]:
+    """Regenerate notebooks/ (or only compare, with ``check``); return the differences."""
+    target = root / RELEASE_DIR
+    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
+        fresh = Path(tmp) / "release"
+        fresh.mkdir()
+        build(fresh, root)
+        diff = differences(fresh, target)
+        if not check and diff:
+            staging = root / f".{RELEASE_DIR}.new"
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(fresh, staging)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+    return diff

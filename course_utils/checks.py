@@ -1,0 +1,246 @@
+"""Compare a learner's answer with torch's reference and say, in both languages, what is wrong.
+
+``check_tensor`` diagnoses, in this order: no tensor at all, wrong shape, wrong dtype,
+NaN/inf, then which elements differ and by how much, with a guess at the cause when
+the difference has a telling pattern (a sign flip, a constant factor, an extra ``b``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from course_utils.i18n import Msg
+
+# Captured at import: a learner who later patches ``torch.allclose`` in their own kernel
+# does not change what these checks use. (The grader does not trust the kernel at all;
+# this only keeps Validate honest for honest learners.)
+_isclose = torch.isclose
+_isfinite = torch.isfinite
+_as_tensor = torch.as_tensor
+_Tensor = torch.Tensor
+_isinstance = isinstance
+
+MAX_LISTED = 3
+
+
+class CheckFailure(AssertionError):
+    """An answer is wrong; ``str()`` is the bilingual diagnosis."""
+
+    def __init__(self, msg: Msg) -> None:
+        self.msg = msg
+        super().__init__(msg.render())
+
+    def __str__(self) -> str:
+        return self.msg.render()
+
+
+def _fmt(x: Any) -> str:
+    if _isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)
+
+
+def _short(t: torch.Tensor) -> str:
+    flat = t.detach().reshape(-1)
+    vals = ", ".join(_fmt(float(v)) for v in flat[:6].tolist())
+    more = ", …" if flat.numel() > 6 else ""
+    return f"[{vals}{more}]" if t.dim() else vals
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None"
+    if _isinstance(value, _Tensor):
+        return f"tensor(shape={tuple(value.shape)}, dtype={value.dtype})"
+    return f"{type(value).__name__} {_fmt(value)!s:.60}"
+
+
+def _fail(what: Msg, hint: Msg | None) -> None:
+    raise CheckFailure(what + hint if hint is not None else what)
+
+
+def _not_a_tensor(actual: Any, name: str, hint: Msg | None) -> None:
+    if actual is None:
+        _fail(
+            Msg(
+                f"✗ {name}: got None. Did the function forget to `return` its result?",
+                f"✗ {name}：得到的是 None。函数是不是忘了用 `return` 返回结果？",
+            ),
+            hint,
+        )
+    if _isinstance(actual, (int, float, list, tuple)) or type(actual).__module__ == "numpy":
+        _fail(
+            Msg(
+                f"✗ {name}: expected a torch.Tensor, got {_describe(actual)}. "
+                "Build it from tensor operations (or wrap it with torch.as_tensor).",
+                f"✗ {name}：应当返回 torch.Tensor，实际得到 {_describe(actual)}。"
+                "请用张量运算得到结果（或用 torch.as_tensor 转换）。",
+            ),
+            hint,
+        )
+    _fail(
+        Msg(
+            f"✗ {name}: expected a torch.Tensor, got {_describe(actual)}.",
+            f"✗ {name}：应当返回 torch.Tensor，实际得到 {_describe(actual)}。",
+        ),
+        hint,
+    )
+
+
+def _pattern(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> Msg | None:
+    """Name a telling relation between a wrong answer and the right one, if there is one."""
+    a, e = actual.double(), expected.double()
+    if a.numel() == 0:
+        return None
+    if bool(_isclose(a, -e, rtol=rtol, atol=atol).all()):
+        return Msg(
+            "Every element has the right size but the wrong sign: check the sign of each term.",
+            "每个元素大小都对，但符号反了：检查每一项的正负号。",
+        )
+    nonzero = e.abs() > atol
+    if bool(nonzero.any()):
+        ratio = a[nonzero] / e[nonzero]
+        r0 = float(ratio[0])
+        if bool(_isclose(ratio, torch.full_like(ratio, r0), rtol=1e-4, atol=1e-8).all()):
+            if abs(r0 - round(r0)) < 1e-4 and round(r0) >= 2:
+                return Msg(
+                    f"Your answer is exactly {round(r0)}× the right one everywhere: "
+                    "did gradients accumulate over several backward() calls, "
+                    "or is a constant factor off?",
+                    f"你的答案处处恰好是正确值的 {round(r0)} 倍：是不是多次调用 backward() "
+                    "让梯度累加了，或者某个常数因子算错了？",
+                )
+            return Msg(
+                f"Your answer is the right one times {r0:.4g} everywhere: a constant factor is off.",
+                f"你的答案处处等于正确值乘以 {r0:.4g}：有一个常数因子算错了。",
+            )
+    return None
+
+
+def check_tensor(
+    actual: Any,
+    expected: torch.Tensor,
+    *,
+    name: str = "answer",
+    hint: Msg | None = None,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    check_dtype: bool = True,
+) -> None:
+    """Raise :class:`CheckFailure` unless ``actual`` matches ``expected``; return None if it does."""
+    if not _isinstance(actual, _Tensor):
+        _not_a_tensor(actual, name, hint)
+    expected = _as_tensor(expected)
+    actual_t = actual.detach()
+    if tuple(actual_t.shape) != tuple(expected.shape):
+        _fail(
+            Msg(
+                f"✗ {name}: wrong shape: expected {tuple(expected.shape)}, got {tuple(actual_t.shape)}. "
+                "Gradients have the shape of the tensor they belong to.",
+                f"✗ {name}：形状不对：应为 {tuple(expected.shape)}，实际为 {tuple(actual_t.shape)}。"
+                "梯度的形状与它所属的张量相同。",
+            ),
+            hint,
+        )
+    if check_dtype and actual_t.dtype != expected.dtype:
+        _fail(
+            Msg(
+                f"✗ {name}: wrong dtype: expected {expected.dtype}, got {actual_t.dtype}. "
+                "Keep the dtype of the inputs (write 2.0 rather than 2 when it matters).",
+                f"✗ {name}：数据类型不对：应为 {expected.dtype}，实际为 {actual_t.dtype}。"
+                "请保持输入的数据类型（需要时写 2.0 而不是 2）。",
+            ),
+            hint,
+        )
+    a, e = actual_t.double(), expected.detach().double()
+    bad_a, bad_e = ~_isfinite(a), ~_isfinite(e)
+    if bool((bad_a & ~bad_e).any()):
+        n = int((bad_a & ~bad_e).sum())
+        _fail(
+            Msg(
+                f"✗ {name}: {n} element(s) are NaN or infinite where a finite number is expected.",
+                f"✗ {name}：有 {n} 个元素是 NaN 或无穷大，而正确结果是有限的数。",
+            ),
+            hint,
+        )
+    close = _isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    if bool(close.all()):
+        return
+    wrong = (~close).nonzero().tolist()
+    diff = (a - e).abs()
+    diff[~_isfinite(diff)] = 0
+    lines_en, lines_zh = [], []
+    for idx in wrong[:MAX_LISTED]:
+        where = tuple(idx) if len(idx) != 1 else idx[0]
+        got, want = float(a[tuple(idx)]), float(e[tuple(idx)])
+        lines_en.append(f"  at index {where}: expected {_fmt(want)}, got {_fmt(got)}")
+        lines_zh.append(f"  下标 {where}：应为 {_fmt(want)}，实际为 {_fmt(got)}")
+    more = len(wrong) - MAX_LISTED
+    if more > 0:
+        lines_en.append(f"  … and {more} more")
+        lines_zh.append(f"  ……另有 {more} 个")
+    total = a.numel()
+    summary = Msg(
+        f"✗ {name}: {len(wrong)} of {total} element(s) differ (largest difference {float(diff.max()):.4g}):\n"
+        + "\n".join(lines_en),
+        f"✗ {name}：{total} 个元素中有 {len(wrong)} 个不对（最大差值 {float(diff.max()):.4g}）：\n"
+        + "\n".join(lines_zh),
+    )
+    pattern = _pattern(a, e, rtol, atol)
+    if pattern is not None:
+        summary = summary + pattern
+    _fail(summary, hint)
+
+
+def check_value(
+    actual: Any,
+    expected: int | float | bool,
+    *,
+    name: str = "answer",
+    hint: Msg | None = None,
+    rel_tol: float = 1e-6,
+) -> None:
+    """Check a Python number or bool; tensors with one element are accepted for numbers."""
+    if _isinstance(actual, _Tensor) and actual.numel() == 1 and not _isinstance(expected, bool):
+        actual = actual.item()
+    if _isinstance(expected, bool):
+        ok = _isinstance(actual, bool) and actual is expected
+        if not _isinstance(actual, bool):
+            _fail(
+                Msg(
+                    f"✗ {name}: expected True or False, got {_describe(actual)}.",
+                    f"✗ {name}：应返回 True 或 False，实际得到 {_describe(actual)}。",
+                ),
+                hint,
+            )
+    elif _isinstance(expected, int):
+        if _isinstance(actual, bool) or not _isinstance(actual, int):
+            _fail(
+                Msg(
+                    f"✗ {name}: expected a whole number (int), got {_describe(actual)}.",
+                    f"✗ {name}：应返回整数（int），实际得到 {_describe(actual)}。",
+                ),
+                hint,
+            )
+        ok = int(actual) == int(expected)
+    else:
+        if _isinstance(actual, bool) or not _isinstance(actual, (int, float)):
+            _fail(
+                Msg(
+                    f"✗ {name}: expected a number, got {_describe(actual)}.",
+                    f"✗ {name}：应返回一个数，实际得到 {_describe(actual)}。",
+                ),
+                hint,
+            )
+        ok = math.isclose(float(actual), float(expected), rel_tol=rel_tol, abs_tol=1e-9)
+    if not ok:
+        _fail(
+            Msg(
+                f"✗ {name}: expected {_fmt(expected)}, got {_fmt(actual)}.",
+                f"✗ {name}：应为 {_fmt(expected)}，实际为 {_fmt(actual)}。",
+            ),
+            hint,
+        )

@@ -1,0 +1,72 @@
+"""Small matplotlib figures the lessons share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from course_utils.i18n import Msg, current_lang
+
+CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans CJK JP", "SimHei", "Microsoft YaHei")
+
+
+def cjk_font() -> str | None:
+    """The first installed font that has Chinese glyphs, if any."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in names), None)
+
+
+def localized(msg: Msg) -> str:
+    """A plot label in the learner's language; English alone when no Chinese font is installed."""
+    import matplotlib.pyplot as plt
+
+    font = cjk_font()
+    if font is None:
+        return msg.en
+    if font not in plt.rcParams["font.sans-serif"]:
+        plt.rcParams["font.sans-serif"] = [*plt.rcParams["font.sans-serif"], font]
+    lang = current_lang()
+    return {"en": msg.en, "zh": msg.zh}.get(lang, f"{msg.en} / {msg.zh}")
+
+
+def plot_tangent(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    x0: float,
+    slope: float,
+    *,
+    span: float = 1.5,
+    label: str = "f(x)",
+    title: str = "",
+):
+    """Draw ``f`` near ``x0`` with the tangent line whose slope autograd computed."""
+    import matplotlib.pyplot as plt
+
+    xs = torch.linspace(x0 - span, x0 + span, 200)
+    with torch.no_grad():
+        ys = f(xs)
+        y0 = float(f(torch.tensor(x0)))
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(xs, ys, label=label)
+    ax.plot(xs, y0 + slope * (xs - x0), "--", label=localized(Msg(f"tangent, slope {slope:g}", f"切线，斜率 {slope:g}")))
+    ax.scatter([x0], [y0], color="black", zorder=3)
+    ax.set_xlabel("x")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_curve(values: Sequence[float], *, xlabel: str | Msg = Msg("step", "步数"), ylabel: str | Msg = Msg("loss", "损失"), title: str = ""):
+    """A simple line plot, e.g. a loss curve."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(list(values), marker="o" if len(values) <= 30 else None)
+    ax.set_xlabel(localized(xlabel) if isinstance(xlabel, Msg) else xlabel)
+    ax.set_ylabel(localized(ylabel) if isinstance(ylabel, Msg) else ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from course_utils.checks import CheckFailure, check_tensor, check_value
+from course_utils.i18n import Msg
+
+EXPECTED = torch.tensor([1.0, -2.0, 3.0])
+
+
+def diagnosis(actual, expected=EXPECTED, **kw) -> CheckFailure:
+    with pytest.raises(CheckFailure) as info:
+        check_tensor(actual, expected, name="x.grad", **kw)
+    return info.value
+
+
+def test_right_answer_passes_within_tolerance():
+    check_tensor(EXPECTED + 1e-7, EXPECTED)
+
+
+def test_none_means_a_missing_return():
+    err = diagnosis(None)
+    assert "return" in err.msg.en and "return" in err.msg.zh
+
+
+def test_list_instead_of_tensor():
+    assert "torch.Tensor" in diagnosis([1.0, -2.0, 3.0]).msg.en
+
+
+def test_wrong_shape_names_both_shapes():
+    err = diagnosis(EXPECTED.reshape(3, 1))
+    assert "(3,)" in err.msg.en and "(3, 1)" in err.msg.en and "形状" in err.msg.zh
+
+
+def test_wrong_dtype():
+    err = diagnosis(torch.tensor([1, -2, 3]))
+    assert "torch.int64" in err.msg.en and "数据类型" in err.msg.zh
+
+
+def test_nan_is_reported():
+    assert "NaN" in diagnosis(torch.tensor([1.0, float("nan"), 3.0])).msg.en
+
+
+def test_lists_the_wrong_elements_and_the_largest_difference():
+    err = diagnosis(torch.tensor([1.0, -2.0, 4.5]))
+    assert "1 of 3" in err.msg.en
+    assert "index 2" in err.msg.en and "expected 3" in err.msg.en and "got 4.5" in err.msg.en
+    assert "1.5" in err.msg.en
+    assert "下标 2" in err.msg.zh
+
+
+def test_sign_flip_is_recognised():
+    assert "sign" in diagnosis(-EXPECTED).msg.en
+
+
+def test_accumulated_gradient_is_recognised():
+    err = diagnosis(2 * EXPECTED)
+    assert "2×" in err.msg.en and "backward()" in err.msg.en and "累加" in err.msg.zh
+
+
+def test_hint_is_appended_in_both_languages():
+    err = diagnosis(EXPECTED + 1, hint=Msg("use 9a²", "用 9a²"))
+    assert err.msg.en.endswith("use 9a²") and err.msg.zh.endswith("用 9a²")
+
+
+def test_patched_allclose_does_not_fool_the_check(monkeypatch):
+    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(torch, "isclose", lambda a, b, **k: torch.ones_like(a, dtype=torch.bool))
+    diagnosis(EXPECTED + 1)
+
+
+def test_check_value_kinds():
+    check_value(3, 3)
+    check_value(torch.tensor(2.5), 2.5)
+    check_value(True, True)
+    for actual, expected in [(4, 3), (3.0, 3), (1, True), (True, 1), (2.4, 2.5)]:
+        with pytest.raises(CheckFailure):
+            check_value(actual, expected)

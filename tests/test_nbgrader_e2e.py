@@ -1,0 +1,59 @@
+"""Stock nbgrader, our configuration, a real SQLite gradebook: the course grades as it should."""
+
+import csv
+import html
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from autograder.samples import fill, lesson_paths, make_course, points, submit
+
+LESSON = "03_differentiation"
+WRONG = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}
+
+
+def nbgrader(course, *args):
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def visible_text(page: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+@pytest.mark.slow
+def test_autograde_and_feedback_with_real_nbgrader(tmp_path):
+    course = make_course(tmp_path / "course", [LESSON])
+    solution_path, released_path = lesson_paths(LESSON)
+    solution = nbformat.read(solution_path, as_version=4)
+    released = nbformat.read(released_path, as_version=4)
+    name = solution_path.name
+    nbgrader(course, "generate_assignment", LESSON, "--force")
+
+    submit(course, "perfect", LESSON, solution, name)
+    submit(course, "blank", LESSON, released, name)
+    submit(course, "partial", LESSON, fill(released, solution, WRONG), name)
+    nbgrader(course, "autograde", LESSON, "--create")
+    nbgrader(course, "generate_feedback", LESSON)
+    nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"))
+
+    total = sum(points(solution).values())
+    rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}
+    assert float(rows["perfect"]["score"]) == total
+    assert float(rows["blank"]["score"]) == 0
+    assert float(rows["partial"]["score"]) == total - points(solution)["dq_db_tests"]
+    assert float(rows["perfect"]["max_score"]) == total
+
+    feedback = sorted((course / "feedback").rglob("*.html"))
+    assert len(feedback) == 3
+    for page in feedback:
+        text = visible_text(page.read_text(encoding="utf-8"))
+        assert "hidden=True" not in text and "HIDDEN TESTS" not in text, page
+    partial = visible_text((course / "feedback" / "partial" / LESSON / name.replace(".ipynb", ".html")).read_text())
+    assert "−2b, not −2b²" in partial and "−2b，而不是 −2b²" in partial
