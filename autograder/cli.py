@@ -11,6 +11,8 @@ import sys
 COMMANDS = {
     "release": ("autograder.commands.release", "regenerate notebooks/ from solutions/"),
     "check": ("autograder.commands.check", "check the bilingual convention and the glossary"),
+    "grade": ("autograder.commands.grade", "autograde submissions in parallel: grades.csv, feedback, report"),
+    "edition": ("autograder.commands.edition", "build a one-language edition (en / zh) of the learner notebooks"),
 }
 
 

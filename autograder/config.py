@@ -17,6 +17,19 @@ CODE_STUB = "# YOUR CODE HERE (在此处写你的代码)\nraise NotImplementedEr
 TEXT_STUB = "YOUR ANSWER HERE (在此处写你的答案)"
 
 
+AUTOGRADE_PREPROCESSORS = [
+    "autograder.preprocessors.AssignSeed",
+    "nbgrader.preprocessors.Execute",
+    "autograder.preprocessors.VerifyAnswers",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+
 def configure(c: Config, root: Path = ROOT) -> Config:
     """Fill ``c`` with the course's nbgrader configuration for a course rooted at ``root``."""
     c.CourseDirectory.root = str(root)
@@ -32,6 +45,8 @@ def configure(c: Config, root: Path = ROOT) -> Config:
     c.Execute.interrupt_on_timeout = True
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.ClearSolutions.text_stub = TEXT_STUB
+    # Answers are checked again outside the learner's kernel (autograder/preprocessors.py).
+    c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
     # Stock feedback shows hidden tests and the tracebacks that quote them.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
+
+import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from traitlets import Bool
 
-from course_utils.exercises import ANSWER_MIME
+from course_utils.exercises import ANSWER_MIME, SEED_ENV, decode, diagnose, get
+from course_utils.i18n import Msg
 
 
 class SanitizeFeedback(Preprocessor):
@@ -33,4 +39,109 @@ class SanitizeFeedback(Preprocessor):
                 out.traceback = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
             kept.append(out)
         cell.outputs = kept
+        return cell, resources
+
+
+CHECK_CALL = re.compile(r"""check\(\s*["']([\w.]+)["']\s*,\s*[\w.]+\s*(,\s*hidden\s*=\s*True\s*)?\)""")
+
+
+class AssignSeed(Preprocessor):
+    """Choose this submission's random inputs: a fresh seed the learner's kernel inherits."""
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        seed = secrets.randbits(32)
+        os.environ[SEED_ENV] = str(seed)
+        resources["course_seed"] = seed
+        return nb, resources
+
+
+def expected_checks(source: str) -> list[tuple[str, bool]]:
+    """The ``check(...)`` calls of a (trusted, restored from the gradebook) test cell."""
+    return [(m.group(1), bool(m.group(2))) for m in CHECK_CALL.finditer(source)]
+
+
+def verify_outcomes(exercise_id: str, seed: int, hidden: bool, outcomes: object) -> Msg | None:
+    """Recompute the references here and compare the learner's recorded answers with them."""
+    exercise = get(exercise_id)
+    cases = exercise.inputs(seed, hidden)
+    if not isinstance(outcomes, list) or len(outcomes) != len(cases):
+        return INCOMPLETE
+    for args, outcome in zip(cases, outcomes, strict=True):
+        if isinstance(outcome, dict) and outcome.get("t") == "error":
+            name = str(outcome.get("type", "Exception"))[:60]
+            error: BaseException = NotImplementedError() if name == "NotImplementedError" else RuntimeError(name)
+            problem = diagnose(exercise, args, None, error)
+        else:
+            problem = diagnose(exercise, args, decode(outcome), None)
+        if problem is not None:
+            return problem
+    return None
+
+
+INCOMPLETE = Msg(
+    "✗ The grader found no complete record of this test's answers: the test did not run to "
+    "the end, or code in the notebook interfered with it.",
+    "✗ 评分程序没有找到这道测试完整的答案记录：测试没有运行完，或者笔记本中的代码干扰了它。",
+)
+OTHER_INPUTS = Msg(
+    "✗ The recorded answers are for other inputs than the ones the grader chose.",
+    "✗ 记录下来的答案对应的输入并不是评分程序选定的输入。",
+)
+
+
+class VerifyAnswers(Preprocessor):
+    """Grade the answers outside the learner's kernel.
+
+    The test cells' ``check()`` calls record what the learner's functions returned on
+    inputs drawn from the seed :class:`AssignSeed` chose. Here, in the grader's own
+    process, the references are computed again and compared; a test cell passes only
+    if every check it contains left a record that is right. Whatever the learner
+    patched in their kernel, a wrong or missing answer gets an error output, which
+    nbgrader scores as zero.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        self._seed = resources.get("course_seed")
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or self._seed is None:
+            return cell, resources
+        checks = expected_checks(cell.source)
+        if not checks:
+            return cell, resources
+        records = [
+            out["data"][ANSWER_MIME]
+            for out in cell.get("outputs", [])
+            if out.get("output_type") in ("display_data", "execute_result") and ANSWER_MIME in out.get("data", {})
+        ]
+        problem = None
+        for exercise_id, hidden in checks:
+            record = next(
+                (r for r in records if isinstance(r, dict) and r.get("exercise") == exercise_id and r.get("hidden") is hidden),
+                None,
+            )
+            if record is None:
+                problem = INCOMPLETE
+            elif record.get("seed") != self._seed:
+                problem = OTHER_INPUTS
+            else:
+                problem = verify_outcomes(exercise_id, self._seed, hidden, record.get("outcomes"))
+            if problem is not None:
+                break
+        if problem is not None:
+            resources.setdefault("course_failures", []).append(meta.get("grade_id"))
+            cell.outputs.append(
+                nbformat.v4.new_output(
+                    "error",
+                    ename="GradingError",
+                    evalue=problem.render("both"),
+                    traceback=[f"GradingError: {problem.render('both')}"],
+                )
+            )
         return cell, resources

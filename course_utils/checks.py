@@ -129,10 +129,28 @@ def check_tensor(
     rtol: float = 1e-4,
     atol: float = 1e-5,
     check_dtype: bool = True,
+    no_graph: bool = False,
 ) -> None:
-    """Raise :class:`CheckFailure` unless ``actual`` matches ``expected``; return None if it does."""
+    """Raise :class:`CheckFailure` unless ``actual`` matches ``expected``; return None if it does.
+
+    With ``no_graph=True`` the answer must also be outside any computational graph:
+    ``requires_grad`` False and no ``grad_fn`` (what ``torch.no_grad()`` gives).
+    """
     if not _isinstance(actual, _Tensor):
         _not_a_tensor(actual, name, hint)
+    grad_fn = _Tensor.grad_fn.__get__(actual) if no_graph else None
+    if no_graph and (_Tensor.requires_grad.__get__(actual) or grad_fn is not None):
+        fn = type(grad_fn).__name__ if grad_fn is not None else "None"
+        _fail(
+            Msg(
+                f"✗ {name}: the result is still attached to a computational graph "
+                f"(requires_grad=True, grad_fn={fn}), so autograd recorded work nobody needs. "
+                "Compute it inside `with torch.no_grad():`.",
+                f"✗ {name}：结果仍然连在计算图上（requires_grad=True，grad_fn={fn}），"
+                "autograd 白白记录了用不到的运算。请在 `with torch.no_grad():` 中计算它。",
+            ),
+            hint,
+        )
     expected = _as_tensor(expected)
     actual_t = actual.detach()
     if tuple(actual_t.shape) != tuple(expected.shape):

@@ -75,3 +75,23 @@ def test_check_value_kinds():
     for actual, expected in [(4, 3), (3.0, 3), (1, True), (True, 1), (2.4, 2.5)]:
         with pytest.raises(CheckFailure):
             check_value(actual, expected)
+
+
+def test_no_graph_rejects_an_answer_still_in_the_graph():
+    w = torch.ones(3, requires_grad=True)
+    check_tensor((EXPECTED * w).detach(), EXPECTED, no_graph=True)
+    for attached in (EXPECTED * w, EXPECTED.clone().requires_grad_(True)):
+        check_tensor(attached, EXPECTED)  # without the flag only the numbers count
+        with pytest.raises(CheckFailure) as info:
+            check_tensor(attached, EXPECTED, name="out", no_graph=True)
+        assert "torch.no_grad()" in info.value.msg.en and "计算图" in info.value.msg.zh
+
+
+def test_no_graph_survives_the_graders_round_trip():
+    from course_utils.exercises import decode, encode
+
+    attached = EXPECTED * torch.ones(3, requires_grad=True)
+    with pytest.raises(CheckFailure):
+        check_tensor(decode(encode(attached)), EXPECTED, no_graph=True)
+    check_tensor(decode(encode(attached.detach())), EXPECTED, no_graph=True)
+    assert "requires_grad" not in encode(attached.detach())

@@ -42,6 +42,8 @@ class Exercise:
     ``reference(*args)`` computes the right answer with torch; ``kind`` says how the
     answer is compared: ``"tensor"``, ``"tensors"`` (a tuple of tensors) or ``"value"``
     (a Python number or bool). ``edge_cases()`` lists extra inputs the hidden test adds.
+    ``no_graph`` asks tensor answers to be outside any computational graph
+    (``requires_grad`` False, no ``grad_fn``).
     """
 
     id: str
@@ -56,6 +58,7 @@ class Exercise:
     output_names: tuple[str, ...] = ()
     rtol: float = 1e-4
     atol: float = 1e-5
+    no_graph: bool = False
 
     def args_for(self, seed: int, trial: int) -> tuple:
         digest = hashlib.sha256(f"{seed}:{self.id}:{trial}".encode()).digest()
@@ -74,7 +77,7 @@ class Exercise:
         name = self.title.en if self.title.en == self.title.zh else None
         label = name or self.id.split(".")[-1]
         if self.kind == "tensor":
-            check_tensor(actual, expected, name=label, rtol=self.rtol, atol=self.atol)
+            check_tensor(actual, expected, name=label, rtol=self.rtol, atol=self.atol, no_graph=self.no_graph)
         elif self.kind == "tensors":
             n = len(expected)
             if not isinstance(actual, (tuple, list)) or len(actual) != n:
@@ -90,7 +93,7 @@ class Exercise:
                 )
             names = self.output_names or tuple(f"{label}[{i}]" for i in range(n))
             for got, want, part in zip(actual, expected, names, strict=True):
-                check_tensor(got, want, name=part, rtol=self.rtol, atol=self.atol)
+                check_tensor(got, want, name=part, rtol=self.rtol, atol=self.atol, no_graph=self.no_graph)
         elif self.kind == "value":
             check_value(actual, expected, name=label, rel_tol=self.rtol)
         else:
@@ -242,13 +245,16 @@ def encode(value: Any, depth: int = 0) -> dict:
             if plain.numel() > MAX_ENCODED_ELEMENTS:
                 return {"t": "too_large", "numel": int(plain.numel())}
             data = [_num(v) for v in plain.reshape(-1).double().tolist()]
-            return {
+            encoded = {
                 "t": "tensor",
                 "dtype": str(plain.dtype).removeprefix("torch."),
                 "shape": list(plain.shape),
                 "data": data,
                 "subclass": type(value) is not torch.Tensor,
             }
+            if torch.Tensor.requires_grad.__get__(value):  # an exercise may ask for no graph
+                encoded["requires_grad"] = True
+            return encoded
         if isinstance(value, (tuple, list)) and depth < 2 and len(value) <= 16:
             return {"t": "tuple", "items": [encode(v, depth + 1) for v in value]}
         if value is None:
@@ -281,8 +287,10 @@ def decode(obj: Any) -> Any:
         if not all(isinstance(s, int) and s >= 0 for s in shape):
             return None
         try:
-            values = torch.tensor([float(v) for v in data], dtype=torch.float64)
-            return values.reshape(shape).to(dtype)
+            values = torch.tensor([float(v) for v in data], dtype=torch.float64).reshape(shape).to(dtype)
+            if obj.get("requires_grad") is True and (values.is_floating_point() or values.is_complex()):
+                values.requires_grad_(True)
+            return values
         except (TypeError, ValueError, RuntimeError):
             return None
     if t == "tuple" and isinstance(obj.get("items"), list):

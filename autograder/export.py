@@ -1,0 +1,119 @@
+"""What ``course grade`` leaves in its output folder: grades.csv, feedback, a report."""
+
+from __future__ import annotations
+
+import html
+import shutil
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from autograder.config import COURSE_ID
+
+
+def export(out: Path, db_url: str, state: dict) -> None:
+    export_csv(out / "grades.csv", db_url)
+    copy_feedback(out)
+    write_report(out / "report", state.get("graded", {}))
+
+
+def export_csv(path: Path, db_url: str) -> None:
+    """nbgrader's own CSV export (the columns of ``nbgrader export``)."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    plugin = CsvExportPlugin()
+    plugin.to = str(path)
+    plugin.log.setLevel("ERROR")
+    with Gradebook(db_url, COURSE_ID) as gb:
+        plugin.export(gb)
+
+
+def copy_feedback(out: Path) -> None:
+    """One HTML page per student and notebook, under ``out/feedback/<student>/<assignment>/``."""
+    src = out / "course" / "feedback"
+    if src.is_dir():
+        dest = out / "feedback"
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.json"))
+
+
+def write_report(folder: Path, graded: dict[str, dict]) -> None:
+    """An HTML page with PNG plots: scores per lesson, pass rate per exercise, slowest submissions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    by_lesson: dict[str, list[float]] = defaultdict(list)
+    passes: dict[str, list[bool]] = defaultdict(list)
+    timings = []
+    for key, r in sorted(graded.items()):
+        if r.get("max_score"):
+            by_lesson[r["assignment"]].append(100 * r["score"] / r["max_score"])
+        for cell, (score, max_score) in (r.get("cells") or {}).items():
+            passes[f"{r['assignment']}:{cell.split(':', 1)[-1]}"].append(score >= max_score)
+        timings.append((r.get("seconds", 0.0), key))
+
+    figures = []
+    if by_lesson:
+        lessons = sorted(by_lesson)
+        fig, axes = plt.subplots(1, len(lessons), figsize=(3.2 * len(lessons), 2.8), squeeze=False)
+        for ax, lesson in zip(axes[0], lessons, strict=True):
+            ax.hist(by_lesson[lesson], bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.01], color="#4c72b0")
+            ax.set_title(lesson, fontsize=9)
+            ax.set_xlabel("score %")
+        axes[0][0].set_ylabel("submissions")
+        fig.tight_layout()
+        fig.savefig(folder / "scores.png", dpi=90)
+        plt.close(fig)
+        figures.append(("scores.png", "Score distribution per lesson", "各课成绩分布"))
+    if passes:
+        names = sorted(passes)
+        rates = [100 * sum(passes[n]) / len(passes[n]) for n in names]
+        fig, ax = plt.subplots(figsize=(7, 0.28 * len(names) + 1))
+        ax.barh(names, rates, color="#55a868")
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("pass rate %")
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=7)
+        fig.tight_layout()
+        fig.savefig(folder / "exercises.png", dpi=90)
+        plt.close(fig)
+        figures.append(("exercises.png", "Pass rate per exercise", "各练习通过率"))
+    slowest = sorted(timings, reverse=True)[:10]
+    if slowest:
+        fig, ax = plt.subplots(figsize=(7, 0.3 * len(slowest) + 1))
+        ax.barh([k for _, k in slowest], [s for s, _ in slowest], color="#c44e52")
+        ax.set_xlabel("seconds")
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=7)
+        fig.tight_layout()
+        fig.savefig(folder / "slowest.png", dpi=90)
+        plt.close(fig)
+        figures.append(("slowest.png", "Slowest submissions", "耗时最长的提交"))
+
+    rows = "".join(
+        f"<tr><td>{html.escape(lesson)}</td><td>{len(v)}</td><td>{statistics.mean(v):.1f}</td>"
+        f"<td>{statistics.median(v):.1f}</td></tr>"
+        for lesson, v in sorted(by_lesson.items())
+    )
+    notes = "".join(
+        f"<li>{html.escape(key)}: {html.escape('; '.join(r['notes']))}</li>"
+        for key, r in sorted(graded.items())
+        if r.get("notes")
+    )
+    body = "".join(
+        f'<h2>{en} · {zh}</h2><img src="{png}" alt="{en}">' for png, en, zh in figures
+    )
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Grading report · 评分报告</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .8em}}</style></head>
+<body><h1>Grading report · 评分报告</h1>
+<p>{len(graded)} submission(s) graded · 共评阅 {len(graded)} 份提交</p>
+<table><tr><th>lesson · 课</th><th>n</th><th>mean % · 平均</th><th>median % · 中位数</th></tr>{rows}</table>
+{body}
+<h2>What the grader noticed · 评分时发现的问题</h2><ul>{notes or "<li>nothing · 无</li>"}</ul>
+</body></html>"""
+    (folder / "index.html").write_text(page, encoding="utf-8")

@@ -1,0 +1,164 @@
+"""Kernels from the fork server, plugged into jupyter_client and nbgrader's Execute.
+
+``ForkKernelManager`` is an ordinary ``AsyncKernelManager`` whose provisioner asks the
+fork server (:mod:`autograder.forkserver`) for the kernel process instead of starting a
+new Python. Everything above it (nbclient, nbgrader's Execute, timeouts, interrupts)
+is unchanged. Kernels talk over Unix sockets in their own working folder, so a kernel
+without network access still reaches the grader.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
+from nbgrader.preprocessors import Execute
+from traitlets import Type
+
+from autograder.forkserver import ForkServer, Sandbox
+
+_server: ForkServer | None = None
+_sandbox: Sandbox | None = None
+_scratch: Path | None = None
+
+
+def start_server(sandbox: Sandbox | None = None, scratch: Path | None = None) -> None:
+    """Start this process's fork server (once) and set how its kernels are confined."""
+    global _server, _sandbox, _scratch
+    if _server is None:
+        _server = ForkServer()
+    _sandbox = sandbox
+    _scratch = Path(scratch or tempfile.mkdtemp(prefix="course-kernels-"))
+    _scratch.mkdir(parents=True, exist_ok=True)
+
+
+def stop_server() -> None:
+    global _server
+    if _server is not None:
+        _server.close()
+        _server = None
+
+
+class ForkedProcess:
+    """Enough of ``subprocess.Popen`` for LocalProvisioner, for a process we did not start."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stdin = self.stdout = self.stderr = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+                if _is_zombie(self.pid):
+                    self.returncode = -1
+            except ProcessLookupError:
+                self.returncode = -1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"kernel {self.pid} still running")
+            time.sleep(0.02)
+        return self.returncode or 0
+
+    def send_signal(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass  # already gone, as Popen.send_signal tolerates
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+class ForkProvisioner(LocalProvisioner):
+    """Launch the kernel by asking the fork server to fork one."""
+
+    workdir: Path | None = None
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        if _server is None:
+            raise RuntimeError("start_server() was not called in this process")
+        km = self.parent
+        env = dict(kwargs.get("env") or os.environ)
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        box = _sandbox
+        workdir = Path(km.connection_file).parent
+        if box is not None and box.isolate:
+            # The kernel works in a private copy of the notebook's folder (data files, no
+            # notebooks): the only place it may write, besides its own /tmp.
+            for item in Path(cwd).iterdir():
+                if item.suffix != ".ipynb" and item.is_file():
+                    shutil.copy2(item, workdir / item.name)
+            cwd = str(workdir)
+            env.update(
+                HOME=str(workdir),
+                MPLCONFIGDIR=str(workdir / ".mpl"),
+                IPYTHONDIR=str(workdir / ".ipython"),
+                PYTHONDONTWRITEBYTECODE="1",
+            )
+        if box is not None and box.hide:
+            box = replace(box, hide=[h for h in box.hide if not str(workdir).startswith(h)])
+        pid = _server.spawn(km.connection_file, cwd, env, box, log=str(workdir / "kernel.log"))
+        self.process = ForkedProcess(pid)
+        self.pid = pid
+        self.pgid = pid
+        self.workdir = workdir
+        self.cwd = cwd
+        return self.connection_info
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart)
+        if not restart:
+            if self.workdir is not None:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class ForkKernelManager(AsyncKernelManager):
+    """An AsyncKernelManager whose kernels come from the fork server, over Unix sockets."""
+
+    async def _async_pre_start_kernel(self, **kw: Any):
+        self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+        if self.provisioner is None:
+            scratch = _scratch or Path(tempfile.gettempdir())
+            workdir = Path(tempfile.mkdtemp(prefix="k-", dir=scratch))
+            self.transport = "ipc"
+            self.cache_ports = False
+            self.ip = str(workdir / "ipc")
+            self.connection_file = str(workdir / "connection.json")
+            self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)
+
+
+class ForkExecute(Execute):
+    """nbgrader's Execute, with kernels from the fork server."""
+
+    kernel_manager_class = Type(ForkKernelManager, klass=AsyncKernelManager, config=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("kernel_manager_class", ForkKernelManager)
+        super().__init__(*args, **kwargs)

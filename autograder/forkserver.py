@@ -1,0 +1,313 @@
+"""A process that has already imported torch and forks a fresh kernel for each notebook.
+
+Stock nbgrader starts a new Python for every notebook and pays for ``import torch,
+torchvision`` (about 5 s here) before the first cell runs. The fork server pays it
+once; each kernel is a forked copy, so it starts with those modules loaded but with
+nothing of any other learner's state: every submission still runs in its own fresh
+process, which exits when its notebook is done.
+
+The server only forks; it never runs a tensor operation, so no thread pool exists to
+be inherited. Protocol: one JSON line per request on a socket, one JSON line back.
+
+The child can be confined (see :class:`Sandbox`): its own PID and mount namespaces, the
+course's secrets hidden under empty tmpfs mounts, a read-only filesystem but for its
+working folder and a private /tmp, no network, no capabilities, and limits on memory,
+processes and file size.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import random
+import resource
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PRELOAD = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "matplotlib",
+    "IPython",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "matplotlib_inline.backend_inline",
+    "course_utils",
+    "course_utils.exercises",
+)
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
+
+
+@dataclass
+class Sandbox:
+    """What confines a kernel. The defaults confine nothing."""
+
+    hide: list[str] = field(default_factory=list)  # folders (or files) the kernel must not see
+    no_network: bool = False  # an empty network namespace: not even loopback
+    isolate: bool = False  # own PID and mount namespaces, read-only filesystem, no capabilities
+    memory_bytes: int | None = None  # address space the kernel may add to what the server maps
+    max_processes: int | None = None  # pids cgroup limit, where cgroups can be made
+    max_file_bytes: int | None = None  # RLIMIT_FSIZE
+    private_tmp: bool = False  # a fresh /tmp and /dev/shm for this kernel
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount_points() -> list[tuple[str, str]]:
+    """(mount point, options) of this namespace, parents first."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        points.append((fields[4].replace("\\040", " "), fields[5]))
+    return points
+
+
+def _remount_read_only(libc, skip: set[str]) -> None:
+    flag_of = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
+    for point, options in _mount_points():
+        if point in skip or any(point.startswith(s.rstrip("/") + "/") for s in skip if s != "/"):
+            continue
+        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
+        for opt in options.split(","):
+            flags |= flag_of.get(opt, 0)
+        if libc.mount(None, point.encode(), None, flags, None) != 0 and point == "/":
+            _check(-1, "make / read-only")
+
+
+def _drop_capabilities(libc) -> None:
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    header = Header(0x20080522, 0)
+    data = (Data * 2)()
+    _check(libc.capset(ctypes.byref(header), data), "drop capabilities")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no new privileges")
+
+
+def _join_pids_cgroup(limit: int) -> None:
+    """Best effort: a pids cgroup of our own bounds fork bombs; without cgroups, timeouts do."""
+    try:
+        base = CGROUP_PIDS / Path(
+            next(ln.split(":", 2)[2] for ln in Path("/proc/self/cgroup").read_text().splitlines() if ":pids:" in ln)
+        ).relative_to("/")
+        group = base / f"course-kernel-{os.getpid()}-{random.getrandbits(32):08x}"
+        group.mkdir()
+        (group / "pids.max").write_text(str(limit))
+        (group / "notify_on_release").write_text("1") if (group / "notify_on_release").exists() else None
+        (group / "cgroup.procs").write_text("0")
+    except (OSError, StopIteration, ValueError):
+        pass
+
+
+def _confine(box: Sandbox, workdir: str) -> None:
+    """Apply ``box`` to the current process (pid 1 of its namespace when ``isolate``)."""
+    libc = _libc()
+    if box.max_processes is not None:
+        _join_pids_cgroup(box.max_processes)
+    mounts = box.isolate or bool(box.hide) or box.private_tmp
+    if mounts:
+        _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        keep = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+        if box.isolate:
+            _check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+        for path in box.hide:
+            p = Path(path)
+            if p.is_dir():
+                opts = MS_RDONLY | MS_NOSUID | MS_NODEV
+                _check(libc.mount(b"tmpfs", str(p).encode(), b"tmpfs", opts, b"size=4k"), f"hide {p}")
+            elif p.exists():
+                _check(libc.mount(b"/dev/null", str(p).encode(), None, MS_BIND, None), f"hide {p}")
+        tmps = [t for t in ("/tmp", "/dev/shm") if box.private_tmp and Path(t).is_dir()]
+        for tmp in tmps:
+            opts = MS_NOSUID | MS_NODEV
+            _check(libc.mount(b"tmpfs", tmp.encode(), b"tmpfs", opts, b"size=256m,mode=1777"), f"private {tmp}")
+        os.makedirs(workdir, exist_ok=True)
+        _check(libc.mount(f"/proc/self/fd/{keep}".encode(), workdir.encode(), None, MS_BIND, None), "bind workdir")
+        os.close(keep)
+        if box.isolate:
+            _remount_read_only(libc, skip={workdir, "/proc", *tmps, *box.hide})
+    if box.memory_bytes is not None:
+        limit = _vm_size() + box.memory_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if box.max_file_bytes is not None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (box.max_file_bytes, box.max_file_bytes))
+    if box.isolate:
+        _drop_capabilities(libc)
+    os.chdir(workdir)
+
+
+def _vm_size() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _child(request: dict) -> None:
+    """Become the kernel (or, when isolated, the parent that waits for it). Never returns."""
+    code = 1
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        log = os.open(request.get("log", os.devnull), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.closerange(3, 1 << 16)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        box = Sandbox(**request.get("sandbox", {}))
+        flags = (CLONE_NEWPID | CLONE_NEWNS if box.isolate else 0) | (CLONE_NEWNET if box.no_network else 0)
+        if flags:
+            _check(_libc().unshare(flags), "unshare")
+        if box.isolate:
+            # The kernel is pid 1 of a new PID namespace: it sees nothing outside, and
+            # everything it starts dies with it. This process only waits for it.
+            kernel = os.fork()
+            if kernel > 0:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, lambda *_: os.kill(kernel, signal.SIGKILL))
+                _, status = os.waitpid(kernel, 0)
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        _confine(box, request["cwd"])
+        # A fresh process would have fresh random state.
+        random.seed()
+        try:
+            import numpy
+
+            numpy.random.seed()
+        except Exception:
+            pass
+        sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
+        if sys.path and sys.path[0] == "":
+            sys.path.pop(0)
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def serve(sock: socket.socket) -> None:
+    """Answer fork requests until the socket closes."""
+    signal.signal(signal.SIGCHLD, _reap)
+    stream = sock.makefile("rwb", buffering=0)
+    for line in stream:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            stream.close()
+            sock.close()
+            _child(request)
+        stream.write(json.dumps({"pid": pid}).encode() + b"\n")
+
+
+def _reap(signum, frame) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    sock = socket.socket(fileno=fd)
+    # Say hello first: the grader goes on starting up while we import torch.
+    sock.sendall(b'{"ready": true}\n')
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except Exception:  # a missing optional module only costs speed
+            pass
+    serve(sock)
+
+
+class ForkServer:
+    """Client side: start the server, then ask it for kernels."""
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.forkserver", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+        child.close()
+        self._sock = parent
+        self._stream = parent.makefile("rwb", buffering=0)
+        ready = self._stream.readline()
+        if not ready:
+            raise RuntimeError("the kernel fork server did not start")
+
+    def spawn(
+        self, connection_file: str, cwd: str, env: dict[str, str], sandbox: Sandbox | None = None, log: str | None = None
+    ) -> int:
+        request = {"connection_file": connection_file, "cwd": cwd, "env": env}
+        if sandbox is not None:
+            request["sandbox"] = asdict(sandbox)
+        if log:
+            request["log"] = log
+        self._stream.write(json.dumps(request).encode() + b"\n")
+        reply = self._stream.readline()
+        if not reply:
+            raise RuntimeError("the kernel fork server died")
+        return int(json.loads(reply)["pid"])
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        finally:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,403 @@
+"""``course grade``: autograde many submissions in parallel, on top of nbgrader.
+
+Each submission goes through nbgrader's own Autograde converter (its sanitizing and
+autograding preprocessors, its gradebook) and GenerateFeedback; what changes is how:
+
+- N worker processes grade N submissions at once;
+- kernels are forked from a process that has already imported torch
+  (:mod:`autograder.forkkernel`), each confined by a :class:`~autograder.forkserver.Sandbox`;
+- nbgrader's per-connection ``alembic heads`` subprocess is asked once per worker;
+- a state file records what was graded, so a second run grades only what is new or
+  changed, and a run killed half-way resumes where it stopped.
+
+Submissions are copied, never modified in place.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+import traceback
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from autograder.config import ROOT, SOURCE_DIR
+
+log = logging.getLogger("course.grade")
+
+STATE_FILE = "state.json"
+MAX_ZIP_BYTES = 2 << 30
+MAX_NOTEBOOK_BYTES = 20 << 20
+
+
+@dataclass(frozen=True)
+class Job:
+    student: str
+    assignment: str
+    folder: str  # the submission folder as given (read only)
+    digest: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.student}/{self.assignment}"
+
+
+@dataclass
+class Result:
+    student: str
+    assignment: str
+    digest: str
+    ok: bool
+    score: float = 0.0
+    max_score: float = 0.0
+    cells: dict[str, list[float]] = field(default_factory=dict)  # grade_id -> [score, max]
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    feedback: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.student}/{self.assignment}"
+
+
+# ---------------------------------------------------------------- discovering submissions
+
+
+def safe_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\x00" not in name and not name.startswith(".")
+
+
+def unpack(submitted: Path, dest: Path) -> Path:
+    """A .zip of the nbgrader layout is extracted (safely) into ``dest``; a folder is used as is."""
+    if submitted.is_dir():
+        return submitted
+    if not zipfile.is_zipfile(submitted):
+        raise ValueError(f"{submitted} is neither a folder nor a .zip file")
+    with zipfile.ZipFile(submitted) as zf:
+        total = 0
+        for info in zf.infolist():
+            parts = Path(info.filename).parts
+            if info.filename.startswith("/") or ".." in parts:
+                raise ValueError(f"{submitted}: unsafe path in archive: {info.filename!r}")
+            total += info.file_size
+            if total > MAX_ZIP_BYTES:
+                raise ValueError(f"{submitted}: archive expands to more than {MAX_ZIP_BYTES} bytes")
+        shutil.rmtree(dest, ignore_errors=True)
+        zf.extractall(dest)
+    # A zip of the folder itself holds one top-level directory around the layout.
+    if not looks_like_layout(dest):
+        inner = [p for p in dest.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
+        if len(inner) == 1 and looks_like_layout(inner[0]):
+            return inner[0]
+    return dest
+
+
+def looks_like_layout(folder: Path) -> bool:
+    """Does ``folder`` hold ``<student>/<assignment>/<notebook>.ipynb``?"""
+    return any(folder.glob("*/*/*.ipynb"))
+
+
+def folder_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts:
+            h.update(str(path.relative_to(folder)).encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def discover(submitted: Path, assignments: set[str]) -> tuple[list[Job], list[str]]:
+    """Submissions in ``<student>/<assignment>/`` and the problems met on the way."""
+    jobs, problems = [], []
+    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        if not safe_name(student_dir.name):
+            problems.append(f"skipped folder with an unusable name: {student_dir.name!r}")
+            continue
+        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            if assignment_dir.name not in assignments:
+                if not assignment_dir.name.startswith("."):
+                    problems.append(f"{student_dir.name}: unknown assignment {assignment_dir.name!r} (not in {SOURCE_DIR}/)")
+                continue
+            jobs.append(
+                Job(student_dir.name, assignment_dir.name, str(assignment_dir), folder_digest(assignment_dir))
+            )
+    return jobs, problems
+
+
+# ---------------------------------------------------------------- the scratch course
+
+
+def course_config_text(db_url: str) -> str:
+    return (
+        "from pathlib import Path\n"
+        "from autograder.config import configure\n\n"
+        "c = get_config()  # noqa: F821\n"
+        "configure(c, Path(__file__).resolve().parent)\n"
+        f"c.CourseDirectory.db_url = {db_url!r}\n"
+    )
+
+
+def sqlite_path(db_url: str) -> Path | None:
+    if db_url.startswith("sqlite:///"):
+        return Path(db_url.removeprefix("sqlite:///").split("?")[0])
+    return None
+
+
+def patch_nbgrader() -> None:
+    """nbgrader runs ``alembic heads`` in a subprocess for every gradebook it opens."""
+    import nbgrader.api
+
+    if not hasattr(nbgrader.api.get_alembic_version, "cache_info"):
+        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(nbgrader.api.get_alembic_version)
+
+
+def nbgrader_config(course: Path, db_url: str, fast: bool = True):
+    from traitlets.config import Config
+
+    from autograder.config import AUTOGRADE_PREPROCESSORS, configure
+
+    c = configure(Config(), course)
+    c.CourseDirectory.db_url = db_url
+    if fast:
+        c.Autograde.autograde_preprocessors = [
+            "autograder.forkkernel.ForkExecute" if p == "nbgrader.preprocessors.Execute" else p
+            for p in AUTOGRADE_PREPROCESSORS
+        ]
+    return c
+
+
+def prepare_course(course: Path, assignments: list[str], db_url: str, state: dict, root: Path = ROOT) -> None:
+    """Copy the sources and (re)generate each assignment in the gradebook when its source changed."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    course.mkdir(parents=True, exist_ok=True)
+    (course / "nbgrader_config.py").write_text(course_config_text(db_url))
+    config = nbgrader_config(course, db_url, fast=False)
+    config.CourseDirectory.release_directory = str(course / "release")
+    sources = state.setdefault("sources", {})
+    for assignment in assignments:
+        src = root / SOURCE_DIR / assignment
+        digest = folder_digest(src)
+        if sources.get(assignment) == digest and (course / SOURCE_DIR / assignment).is_dir():
+            continue
+        shutil.rmtree(course / SOURCE_DIR / assignment, ignore_errors=True)
+        shutil.copytree(src, course / SOURCE_DIR / assignment)
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        api.log.setLevel(logging.ERROR)
+        result = api.generate_assignment(assignment, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"cannot prepare {assignment} in the gradebook:\n{result['log']}{result.get('error', '')}")
+        sources[assignment] = digest
+
+
+# ---------------------------------------------------------------- workers
+
+_worker: dict = {}
+
+
+def _init_worker(course: str, db_url: str, sandbox: dict | None, scratch: str) -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy warnings would bury the progress bar
+    logging.disable(logging.WARNING)
+    patch_nbgrader()
+    from autograder import forkkernel
+    from autograder.forkserver import Sandbox
+
+    box = Sandbox(**sandbox) if sandbox is not None else None
+    forkkernel.start_server(box, Path(scratch))
+    _worker.update(course=Path(course), db_url=db_url, sandbox=box)
+
+
+def grade_one(job: Job) -> Result:
+    """Autograde one submission and make its feedback (runs in a worker)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    start = time.monotonic()
+    course: Path = _worker["course"]
+    db_url: str = _worker["db_url"]
+    result = Result(job.student, job.assignment, job.digest, ok=False)
+    try:
+        target = course / "submitted" / job.student / job.assignment
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(job.folder, target, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        config = nbgrader_config(course, db_url)
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        api.log.setLevel(logging.ERROR)
+        graded = api.autograde(job.assignment, job.student, force=True, create=True)
+        if not graded["success"]:
+            result.notes.append("autograde failed: " + _last_error(graded))
+        feedback = api.generate_feedback(job.assignment, job.student, force=True)
+        if not feedback["success"]:
+            result.notes.append("feedback failed: " + _last_error(feedback))
+        fb_dir = course / "feedback" / job.student / job.assignment
+        result.feedback = [str(p) for p in sorted(fb_dir.glob("*.html"))] if fb_dir.is_dir() else []
+        with Gradebook(db_url, config.CourseDirectory.course_id) as gb:
+            try:
+                sub = gb.find_submission(job.assignment, job.student)
+                result.score, result.max_score = float(sub.score or 0), float(sub.max_score or 0)
+                for nb in sub.notebooks:
+                    for grade in nb.grades:
+                        if grade.max_score:
+                            result.cells[f"{nb.name}:{grade.name}"] = [float(grade.score or 0), float(grade.max_score)]
+            except MissingEntry:
+                result.notes.append("no submission in the gradebook")
+        result.ok = graded["success"]
+    except Exception:
+        result.notes.append("grader error: " + traceback.format_exc(limit=3).strip().splitlines()[-1])
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _last_error(response: dict) -> str:
+    lines = [ln for ln in (response.get("log") or "").splitlines() if "[ERROR]" in ln]
+    return (lines[-1] if lines else (response.get("error") or "").strip().splitlines()[-1:] or ["unknown"])[0][:300]
+
+
+# ---------------------------------------------------------------- state and the run
+
+
+def load_state(out: Path) -> dict:
+    try:
+        return json.loads((out / STATE_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def save_state(out: Path, state: dict) -> None:
+    tmp = out / f".{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    os.replace(tmp, out / STATE_FILE)
+
+
+def sandbox_supported() -> bool:
+    """Namespaces need root here; elsewhere kernels run unconfined (with a warning)."""
+    return os.geteuid() == 0 and sys.platform.startswith("linux")
+
+
+def default_sandbox(out: Path, submitted: Path, db_url: str, root: Path = ROOT) -> dict | None:
+    if not sandbox_supported():
+        return None
+    from autograder.forkserver import Sandbox
+
+    hide = [str(root / SOURCE_DIR), str(out / "course"), str(out / "feedback"), str(submitted.resolve())]
+    for db in (sqlite_path(db_url), root / "gradebook.db"):
+        if db is not None and db.exists():
+            hide.append(str(db.resolve()))
+    box = Sandbox(
+        hide=sorted(set(hide)),
+        no_network=True,
+        isolate=True,
+        memory_bytes=2 << 30,
+        max_processes=64,
+        max_file_bytes=64 << 20,
+        private_tmp=True,
+    )
+    return asdict(box)
+
+
+@dataclass
+class Summary:
+    graded: list[Result]
+    skipped: int
+    problems: list[str]
+    seconds: float
+    out: Path
+
+
+def grade(
+    submitted: Path,
+    out: Path,
+    *,
+    workers: int | None = None,
+    db_url: str | None = None,
+    sandbox: bool = True,
+    progress: bool = True,
+    root: Path = ROOT,
+) -> Summary:
+    """Grade every new or changed submission under ``submitted`` into ``out``."""
+    from autograder.release import lessons
+
+    start = time.monotonic()
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if not submitted.exists():
+        raise FileNotFoundError(f"{submitted} does not exist")
+    submitted = unpack(submitted, out / "unpacked")
+    db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
+    state = load_state(out)
+    if state.get("db_url") not in (None, db_url):
+        state = {"sources": {}}  # another gradebook: grade everything again
+    state["db_url"] = db_url
+    jobs, problems = discover(submitted, set(lessons(root)))
+    assignments = sorted({j.assignment for j in jobs})
+    patch_nbgrader()
+    prepare_course(out / "course", assignments, db_url, state, root)
+    save_state(out, state)
+
+    done = state.setdefault("graded", {})
+    todo = [j for j in jobs if done.get(j.key, {}).get("digest") != j.digest or not done[j.key].get("ok")]
+    skipped = len(jobs) - len(todo)
+    results: list[Result] = []
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    if todo:
+        results = _run_pool(todo, out, db_url, workers, sandbox, submitted, progress, state, root)
+    from autograder.export import export
+
+    export(out, db_url, state)
+    return Summary(results, skipped, problems, time.monotonic() - start, out)
+
+
+def _run_pool(todo, out, db_url, workers, sandbox, submitted, progress, state, root) -> list[Result]:
+    ctx = mp.get_context("spawn")
+    box = default_sandbox(out, submitted, db_url, root) if sandbox else None
+    scratch = out / ".kernels"
+    scratch.mkdir(exist_ok=True)
+    os.chmod(scratch, 0o711)
+    bar = _progress_bar(len(todo), progress)
+    results = []
+    pending = list(todo)
+    while pending:
+        with cf.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(str(out / "course"), db_url, box, str(scratch)),
+        ) as pool:
+            futures = {pool.submit(grade_one, job): job for job in pending}
+            pending = []
+            for future in cf.as_completed(futures):
+                job = futures[future]
+                try:
+                    result = future.result()
+                except cf.process.BrokenProcessPool:
+                    pending.append(job)  # a worker died: grade it again in a fresh pool
+                    continue
+                results.append(result)
+                state["graded"][job.key] = {k: v for k, v in asdict(result).items() if k != "student"}
+                save_state(out, state)
+                bar.update(1)
+                bar.set_postfix_str(f"{job.key} {result.score:g}/{result.max_score:g}", refresh=False)
+    bar.close()
+    return results
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="submission", disable=not enabled, file=sys.stderr, dynamic_ncols=True)

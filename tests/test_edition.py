@@ -1,0 +1,177 @@
+"""course edition: one-language editions of the learner notebooks that still grade."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import nbformat
+import pytest
+
+from autograder.cli import main as course
+from autograder.config import RELEASE_DIR, ROOT
+from autograder.edition import LANGS, build_edition, edition_notebook, keep_cell
+from autograder.release import START_PAGE, lessons
+from autograder.samples import fill, lesson_paths, make_course, points, submit
+from tests.test_nbgrader_e2e import LESSON, nbgrader
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+# Lessons released so far (a lesson being written may not be in notebooks/ yet).
+RELEASED = [lesson for lesson in lessons() if lesson_paths(lesson)[1].is_file()]
+
+
+def tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def nbgrader_cells(nb) -> list[tuple]:
+    """What nbgrader grades by: id, type, source and nbgrader metadata of its cells."""
+    return [
+        (c.get("id"), c.cell_type, c.source, c.metadata["nbgrader"])
+        for c in nb.cells
+        if c.get("metadata", {}).get("nbgrader")
+    ]
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    """The en and zh editions of the current notebooks/, built once."""
+    out = {}
+    for lang in ("en", "zh"):
+        out[lang] = tmp_path_factory.mktemp(f"edition-{lang}")
+        report = build_edition(lang, out=out[lang])
+        assert report.written and not report.kept
+    return out
+
+
+def read(folder, rel):
+    return nbformat.read(folder / rel, as_version=4)
+
+
+def test_every_lesson_and_the_start_page_are_in_each_edition(editions):
+    assert RELEASED, "no released lesson found"
+    for folder in editions.values():
+        assert (folder / START_PAGE).is_file()
+        for lesson in RELEASED:
+            name = lesson_paths(lesson)[1].name
+            assert (folder / lesson / name).is_file(), f"{lesson}/{name} missing from {folder}"
+
+
+@pytest.mark.parametrize("lesson", RELEASED)
+def test_zh_edition_has_no_english_prose(editions, lesson):
+    released_path = lesson_paths(lesson)[1]
+    rel = released_path.relative_to(ROOT / RELEASE_DIR)
+    bilingual, zh = nbformat.read(released_path, as_version=4), read(editions["zh"], rel)
+    for i, cell in enumerate(zh.cells):
+        if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader"):
+            assert "lang:en" not in tags(cell), f"{rel}: cell {i} is English prose"
+            assert set(tags(cell)) & {"lang:zh", "lang:any"}, f"{rel}: cell {i} has no lang tag"
+    # Every Chinese cell and every code cell is still there, in order.
+    kept = [c.source for c in bilingual.cells if c.cell_type == "code" or "lang:en" not in tags(c)]
+    assert [c.source for c in zh.cells] == kept
+    assert any(CJK.search(c.source) for c in zh.cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("lesson", RELEASED)
+def test_en_edition_has_no_chinese_prose(editions, lesson):
+    rel = lesson_paths(lesson)[1].relative_to(ROOT / RELEASE_DIR)
+    for i, cell in enumerate(read(editions["en"], rel).cells):
+        if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader"):
+            assert "lang:zh" not in tags(cell), f"{rel}: cell {i} is Chinese prose"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("lesson", RELEASED)
+def test_graded_cells_are_byte_identical(editions, lesson, lang):
+    released_path = lesson_paths(lesson)[1]
+    rel = released_path.relative_to(ROOT / RELEASE_DIR)
+    bilingual = nbformat.read(released_path, as_version=4)
+    edition = read(editions[lang], rel)
+    assert nbgrader_cells(edition) == nbgrader_cells(bilingual)
+    assert len(nbgrader_cells(edition)) >= 6  # at least three answers and their tests
+    assert edition.metadata == bilingual.metadata
+
+
+def test_start_page_edition_links_every_lesson_in_one_language(editions):
+    for lang, folder in editions.items():
+        page = read(folder, START_PAGE)
+        text = "\n".join(c.source for c in page.cells)
+        for lesson in RELEASED:
+            assert f"({lesson}/{lesson_paths(lesson)[1].name})" in text
+        if lang == "zh":
+            assert "Welcome" not in text and "欢迎" in text
+        else:
+            assert "欢迎" not in text and "Welcome" in text
+
+
+def test_keep_cell_rules():
+    def md(text, tag, **meta):
+        return nbformat.v4.new_markdown_cell(text, metadata={"tags": [tag], **meta})
+
+    en, zh, any_ = md("Hi", "lang:en"), md("你好", "lang:zh"), md("$x$", "lang:any")
+    graded = md("answer", "lang:en", nbgrader={"grade": True, "grade_id": "q"})
+    cells = (en, zh, any_, graded, nbformat.v4.new_code_cell("x = 1"))
+    assert [keep_cell(c, "zh") for c in cells] == [False, True, True, True, True]
+    assert [keep_cell(c, "en") for c in cells] == [True, False, True, True, True]
+    assert all(keep_cell(c, "both") for c in cells)
+    nb = nbformat.v4.new_notebook(cells=list(cells))
+    assert edition_notebook(nb, "zh").cells == [zh, any_, graded, cells[-1]]
+    assert len(nb.cells) == 5, "the source notebook is not modified"
+
+
+def test_bad_lang_is_a_clear_error(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        course(["edition", "--lang", "fr", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'fr'" in err and all(repr(lang) in err for lang in LANGS)
+    with pytest.raises(ValueError, match="choose one of en, zh, both"):
+        build_edition("de", out=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_command_builds_and_keeps_a_learners_work(capsys, tmp_path):
+    out = tmp_path / "zh"
+    assert course(["edition", "--lang", "zh", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "zh edition" in said and "COURSE_LANG=zh" in said
+    lesson = RELEASED[0]
+    mine = out / lesson_paths(lesson)[1].relative_to(ROOT / RELEASE_DIR)
+    mine.write_text(
+        mine.read_text(encoding="utf-8").replace("raise NotImplementedError()", "return 1", 1),
+        encoding="utf-8",
+    )
+    work = mine.read_bytes()
+    assert course(["edition", "--lang", "zh", "--out", str(out)]) == 0
+    assert "kept" in capsys.readouterr().out and mine.read_bytes() == work
+    report = build_edition("zh", out=out, force=True)
+    assert str(mine.relative_to(out)) in report.written and mine.read_bytes() != work
+
+
+def test_both_is_the_bilingual_notebook(tmp_path):
+    build_edition("both", out=tmp_path)
+    for lesson in RELEASED:
+        released_path = lesson_paths(lesson)[1]
+        copy = tmp_path / released_path.relative_to(ROOT / RELEASE_DIR)
+        assert nbformat.read(copy, as_version=4) == nbformat.read(released_path, as_version=4)
+
+
+@pytest.mark.slow
+def test_edition_notebooks_autograde(editions, tmp_path):
+    """Real nbgrader: solved zh/en editions get full marks, a blank zh edition gets 0."""
+    course_dir = make_course(tmp_path / "course", [LESSON])
+    solution_path, released_path = lesson_paths(LESSON)
+    rel = released_path.relative_to(ROOT / RELEASE_DIR)
+    solution = nbformat.read(solution_path, as_version=4)
+    nbgrader(course_dir, "generate_assignment", LESSON, "--force")
+    zh, en = read(editions["zh"], rel), read(editions["en"], rel)
+    submit(course_dir, "zh_solved", LESSON, fill(zh, solution), solution_path.name)
+    submit(course_dir, "en_solved", LESSON, fill(en, solution), solution_path.name)
+    submit(course_dir, "zh_blank", LESSON, zh, solution_path.name)
+    nbgrader(course_dir, "autograde", LESSON, "--create")
+    nbgrader(course_dir, "export", "--to", str(tmp_path / "grades.csv"))
+    rows = {
+        r["student_id"]: float(r["score"]) for r in csv.DictReader((tmp_path / "grades.csv").open())
+    }
+    total = sum(points(solution).values())
+    assert rows == {"zh_solved": total, "en_solved": total, "zh_blank": 0}

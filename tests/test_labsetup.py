@@ -1,0 +1,148 @@
+"""autograder.labsetup: what `make lab` prepares before JupyterLab starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from autograder import labsetup
+from autograder.config import COURSE_ID
+
+NEWS = {"fetchNews": "false", "checkForUpdates": False}
+
+
+def overrides(prefix):
+    path = labsetup.lab_settings_dir(prefix) / "overrides.d" / labsetup.OVERRIDES_NAME
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("lang", "locale"), [("zh", "zh_CN"), ("en", "en"), ("both", None)])
+def test_overrides_quiet_news_and_follow_course_lang(tmp_path, monkeypatch, lang, locale):
+    monkeypatch.setenv("COURSE_LANG", lang)
+    labsetup.setup(prefix=tmp_path, root=tmp_path, fonts=False)
+    got = overrides(tmp_path)
+    assert got[labsetup.NEWS_PLUGIN] == NEWS
+    assert got.get(labsetup.LANGUAGE_PLUGIN) == (locale and {"locale": locale})
+    assert (tmp_path / ".exchange").is_dir()
+
+
+def test_a_learners_own_overrides_are_left_alone(tmp_path):
+    settings = labsetup.lab_settings_dir(tmp_path)
+    settings.mkdir(parents=True)
+    # what earlier versions of labsetup wrote, plus a setting of the learner's own
+    theme = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}
+    (settings / "overrides.json").write_text(json.dumps({labsetup.NEWS_PLUGIN: NEWS, **theme}))
+    labsetup.setup(prefix=tmp_path, root=tmp_path, lang="both", fonts=False)
+    assert json.loads((settings / "overrides.json").read_text()) == theme
+    labsetup.setup(prefix=tmp_path, root=tmp_path, lang="both", fonts=False)  # again: no change
+    assert overrides(tmp_path)[labsetup.NEWS_PLUGIN] == NEWS
+
+
+def test_nbgrader_finds_the_exchange_from_a_folder_without_config(tmp_path):
+    """The assignment list of nbgrader's JupyterLab extension, run in the served folder."""
+    course, config_dir, served = tmp_path / "course", tmp_path / "etc", tmp_path / "notebooks"
+    course.mkdir()
+    served.mkdir()
+    labsetup.write_nbgrader_config(config_dir, root=course)
+    code = (
+        "import json\n"
+        "from nbgrader.server_extensions.assignment_list.handlers import AssignmentList\n"
+        f"a = AssignmentList(); a.root_dir = {str(served)!r}\n"
+        "print(json.dumps([a.list_assignments(), a.list_courses()]))\n"
+    )
+
+    def assignment_list():
+        env = {"JUPYTER_CONFIG_PATH": str(config_dir), "PATH": "", "HOME": str(tmp_path)}
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=served,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.splitlines()[-1])
+
+    # Before `make lab` created it, the exchange named by that config is missing ...
+    listed, _ = assignment_list()
+    assert not listed["success"] and "exchange directory does not exist" in listed["value"]
+    # ... afterwards the learner's assignment list works.
+    labsetup.setup(prefix=tmp_path / "env", root=course, fonts=False)
+    listed, courses = assignment_list()
+    assert listed == {"success": True, "value": []}, listed
+    assert courses == {"success": True, "value": []}, courses
+    text = (config_dir / "nbgrader_config.py").read_text()
+    assert str(course / ".exchange") in text and COURSE_ID in text
+
+
+@pytest.fixture
+def linux(monkeypatch):
+    monkeypatch.setattr(labsetup.sys, "platform", "linux")
+
+
+def test_font_present_nothing_to_do(linux, monkeypatch, tmp_path):
+    monkeypatch.setattr(labsetup, "has_cjk_font", lambda: True)
+    monkeypatch.setattr(labsetup, "refresh_matplotlib_fonts", lambda: True)
+    monkeypatch.setattr(labsetup, "_install_font", lambda: pytest.fail("must not install"))
+    assert labsetup.ensure_cjk_font(tmp_path, lang="both") == "present"
+    assert labsetup.ensure_cjk_font(tmp_path, lang="en") == "not needed"
+
+
+def test_font_missing_as_root_with_apt_installs_once(linux, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(labsetup, "has_cjk_font", lambda: False)
+    monkeypatch.setattr(labsetup.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(labsetup.shutil, "which", lambda name: f"/usr/bin/{name}")
+    calls = []
+    monkeypatch.setattr(labsetup, "_install_font", lambda: calls.append(1) or False)
+    assert labsetup.ensure_cjk_font(tmp_path, lang="zh") == "notice"  # the install failed
+    assert labsetup.ensure_cjk_font(tmp_path, lang="zh") == "notice"  # and is not retried
+    assert calls == [1]
+    err = capsys.readouterr().err
+    assert "fonts-wqy-microhei" in err and "中文字体" in err
+
+
+def test_font_missing_without_root_prints_a_bilingual_notice(linux, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(labsetup, "has_cjk_font", lambda: False)
+    monkeypatch.setattr(labsetup.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(labsetup, "_install_font", lambda: pytest.fail("must not install"))
+    assert labsetup.ensure_cjk_font(tmp_path, lang="both") == "notice"
+    err = capsys.readouterr().err
+    assert (
+        "Chinese (CJK) font" in err
+        and "方框" in err
+        and "apt-get install fonts-wqy-microhei" in err
+    )
+
+
+@pytest.mark.skipif(
+    not labsetup.has_cjk_font(), reason="no CJK font installed (fonts-wqy-microhei)"
+)
+def test_a_stale_matplotlib_font_list_is_rebuilt(tmp_path):
+    """Matplotlib's cached font list from before the font was installed gets Chinese fonts."""
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from matplotlib import font_manager, get_cachedir\n"
+        "from autograder import labsetup\n"
+        "cjk = labsetup.cjk_families()\n"
+        "[cache] = Path(get_cachedir()).glob('fontlist-*.json')\n"
+        "data = json.loads(cache.read_text())\n"
+        "data['ttflist'] = [f for f in data['ttflist'] if f['name'] not in cjk]\n"
+        "cache.write_text(json.dumps(data))\n"
+        "if sys.argv[1] == 'refresh':\n"
+        "    print(labsetup.refresh_matplotlib_fonts())\n"
+    )
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path)}
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run("import matplotlib.font_manager").returncode == 0  # builds the cache
+    proc = run(code, "refresh")
+    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr
+    check = "from course_utils.plots import cjk_font; print(cjk_font())"
+    assert run(check).stdout.strip() != "None"
