@@ -64,7 +64,9 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
         lang = lang_of(cell)
         tags = cell.get("metadata", {}).get("tags", [])
         if lang is None:
-            problems.append(f"{where}: a markdown cell needs exactly one of {LANG_TAGS} (has {tags})")
+            problems.append(
+                f"{where}: a markdown cell needs exactly one of {LANG_TAGS} (has {tags})"
+            )
             continue
         text = prose(cell.source)
         if lang == "lang:en":
@@ -89,7 +91,9 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
                 problems.append(f"{where}: a Chinese cell without Chinese")
             problems.extend(f"{where}: {p}" for p in avoided_terms(text, glossary))
         elif CJK.search(text):
-            problems.append(f"{where}: a lang:any cell should hold no prose, only maths or pictures")
+            problems.append(
+                f"{where}: a lang:any cell should hold no prose, only maths or pictures"
+            )
     return problems
 
 
@@ -99,7 +103,9 @@ def avoided_terms(text: str, glossary: list[Term] | None = None) -> list[str]:
     for term in glossary:
         for bad in term.avoid:
             if bad in text:
-                found.append(f"uses '{bad}': the glossary says {' / '.join(term.zh)} for '{term.en[0]}'")
+                found.append(
+                    f"uses '{bad}': the glossary says {' / '.join(term.zh)} for '{term.en[0]}'"
+                )
     return found
 
 

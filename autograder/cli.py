@@ -11,8 +11,14 @@ import sys
 COMMANDS = {
     "release": ("autograder.commands.release", "regenerate notebooks/ from solutions/"),
     "check": ("autograder.commands.check", "check the bilingual convention and the glossary"),
-    "grade": ("autograder.commands.grade", "autograde submissions in parallel: grades.csv, feedback, report"),
-    "edition": ("autograder.commands.edition", "build a one-language edition (en / zh) of the learner notebooks"),
+    "grade": (
+        "autograder.commands.grade",
+        "autograde submissions in parallel: grades.csv, feedback, report",
+    ),
+    "edition": (
+        "autograder.commands.edition",
+        "build a one-language edition (en / zh) of the learner notebooks",
+    ),
 }
 
 
@@ -25,7 +31,9 @@ def ensure_tools_on_path() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ensure_tools_on_path()
-    parser = argparse.ArgumentParser(prog="course", description="Tools for the torch.autograd course.")
+    parser = argparse.ArgumentParser(
+        prog="course", description="Tools for the torch.autograd course."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name, (module_name, help_text) in COMMANDS.items():

@@ -61,12 +61,16 @@ def write_report(folder: Path, graded: dict[str, dict]) -> None:
         lessons = sorted(by_lesson)
         fig, axes = plt.subplots(1, len(lessons), figsize=(3.2 * len(lessons), 2.8), squeeze=False)
         for ax, lesson in zip(axes[0], lessons, strict=True):
-            ax.hist(by_lesson[lesson], bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.01], color="#4c72b0")
+            ax.hist(
+                by_lesson[lesson],
+                bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.01],
+                color="#4c72b0",
+            )
             ax.set_title(lesson, fontsize=9)
             ax.set_xlabel("score %")
         axes[0][0].set_ylabel("submissions")
         fig.tight_layout()
-        fig.savefig(folder / "scores.png", dpi=90)
+        fig.savefig(folder / "scores.png", dpi=90, bbox_inches="tight")
         plt.close(fig)
         figures.append(("scores.png", "Score distribution per lesson", "各课成绩分布"))
     if passes:
@@ -79,7 +83,7 @@ def write_report(folder: Path, graded: dict[str, dict]) -> None:
         ax.invert_yaxis()
         ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
-        fig.savefig(folder / "exercises.png", dpi=90)
+        fig.savefig(folder / "exercises.png", dpi=90, bbox_inches="tight")
         plt.close(fig)
         figures.append(("exercises.png", "Pass rate per exercise", "各练习通过率"))
     slowest = sorted(timings, reverse=True)[:10]
@@ -90,7 +94,7 @@ def write_report(folder: Path, graded: dict[str, dict]) -> None:
         ax.invert_yaxis()
         ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
-        fig.savefig(folder / "slowest.png", dpi=90)
+        fig.savefig(folder / "slowest.png", dpi=90, bbox_inches="tight")
         plt.close(fig)
         figures.append(("slowest.png", "Slowest submissions", "耗时最长的提交"))
 
@@ -104,9 +108,7 @@ def write_report(folder: Path, graded: dict[str, dict]) -> None:
         for key, r in sorted(graded.items())
         if r.get("notes")
     )
-    body = "".join(
-        f'<h2>{en} · {zh}</h2><img src="{png}" alt="{en}">' for png, en, zh in figures
-    )
+    body = "".join(f'<h2>{en} · {zh}</h2><img src="{png}" alt="{en}">' for png, en, zh in figures)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Grading report · 评分报告</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .8em}}</style></head>

@@ -150,7 +150,9 @@ class ForkKernelManager(AsyncKernelManager):
             self.cache_ports = False
             self.ip = str(workdir / "ipc")
             self.connection_file = str(workdir / "connection.json")
-            self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+            self.provisioner = ForkProvisioner(
+                kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
+            )
         return await super()._async_pre_start_kernel(**kw)
 
 

@@ -110,7 +110,11 @@ def _drop_capabilities(libc) -> None:
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
     class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+        _fields_ = [
+            ("effective", ctypes.c_uint32),
+            ("permitted", ctypes.c_uint32),
+            ("inheritable", ctypes.c_uint32),
+        ]
 
     header = Header(0x20080522, 0)
     data = (Data * 2)()
@@ -122,12 +126,18 @@ def _join_pids_cgroup(limit: int) -> None:
     """Best effort: a pids cgroup of our own bounds fork bombs; without cgroups, timeouts do."""
     try:
         base = CGROUP_PIDS / Path(
-            next(ln.split(":", 2)[2] for ln in Path("/proc/self/cgroup").read_text().splitlines() if ":pids:" in ln)
+            next(
+                ln.split(":", 2)[2]
+                for ln in Path("/proc/self/cgroup").read_text().splitlines()
+                if ":pids:" in ln
+            )
         ).relative_to("/")
         group = base / f"course-kernel-{os.getpid()}-{random.getrandbits(32):08x}"
         group.mkdir()
         (group / "pids.max").write_text(str(limit))
-        (group / "notify_on_release").write_text("1") if (group / "notify_on_release").exists() else None
+        (group / "notify_on_release").write_text("1") if (
+            group / "notify_on_release"
+        ).exists() else None
         (group / "cgroup.procs").write_text("0")
     except (OSError, StopIteration, ValueError):
         pass
@@ -143,20 +153,31 @@ def _confine(box: Sandbox, workdir: str) -> None:
         _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
         keep = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
         if box.isolate:
-            _check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+            _check(
+                libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+                "mount /proc",
+            )
         for path in box.hide:
             p = Path(path)
             if p.is_dir():
                 opts = MS_RDONLY | MS_NOSUID | MS_NODEV
-                _check(libc.mount(b"tmpfs", str(p).encode(), b"tmpfs", opts, b"size=4k"), f"hide {p}")
+                _check(
+                    libc.mount(b"tmpfs", str(p).encode(), b"tmpfs", opts, b"size=4k"), f"hide {p}"
+                )
             elif p.exists():
                 _check(libc.mount(b"/dev/null", str(p).encode(), None, MS_BIND, None), f"hide {p}")
         tmps = [t for t in ("/tmp", "/dev/shm") if box.private_tmp and Path(t).is_dir()]
         for tmp in tmps:
             opts = MS_NOSUID | MS_NODEV
-            _check(libc.mount(b"tmpfs", tmp.encode(), b"tmpfs", opts, b"size=256m,mode=1777"), f"private {tmp}")
+            _check(
+                libc.mount(b"tmpfs", tmp.encode(), b"tmpfs", opts, b"size=256m,mode=1777"),
+                f"private {tmp}",
+            )
         os.makedirs(workdir, exist_ok=True)
-        _check(libc.mount(f"/proc/self/fd/{keep}".encode(), workdir.encode(), None, MS_BIND, None), "bind workdir")
+        _check(
+            libc.mount(f"/proc/self/fd/{keep}".encode(), workdir.encode(), None, MS_BIND, None),
+            "bind workdir",
+        )
         os.close(keep)
         if box.isolate:
             _remount_read_only(libc, skip={workdir, "/proc", *tmps, *box.hide})
@@ -190,7 +211,9 @@ def _child(request: dict) -> None:
         os.closerange(3, 1 << 16)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         box = Sandbox(**request.get("sandbox", {}))
-        flags = (CLONE_NEWPID | CLONE_NEWNS if box.isolate else 0) | (CLONE_NEWNET if box.no_network else 0)
+        flags = (CLONE_NEWPID | CLONE_NEWNS if box.isolate else 0) | (
+            CLONE_NEWNET if box.no_network else 0
+        )
         if flags:
             _check(_libc().unshare(flags), "unshare")
         if box.isolate:
@@ -286,7 +309,12 @@ class ForkServer:
             raise RuntimeError("the kernel fork server did not start")
 
     def spawn(
-        self, connection_file: str, cwd: str, env: dict[str, str], sandbox: Sandbox | None = None, log: str | None = None
+        self,
+        connection_file: str,
+        cwd: str,
+        env: dict[str, str],
+        sandbox: Sandbox | None = None,
+        log: str | None = None,
     ) -> int:
         request = {"connection_file": connection_file, "cwd": cwd, "env": env}
         if sandbox is not None:

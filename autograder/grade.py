@@ -73,7 +73,13 @@ class Result:
 
 
 def safe_name(name: str) -> bool:
-    return bool(name) and name not in (".", "..") and "/" not in name and "\x00" not in name and not name.startswith(".")
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and "/" not in name
+        and "\x00" not in name
+        and not name.startswith(".")
+    )
 
 
 def unpack(submitted: Path, dest: Path) -> Path:
@@ -95,7 +101,9 @@ def unpack(submitted: Path, dest: Path) -> Path:
         zf.extractall(dest)
     # A zip of the folder itself holds one top-level directory around the layout.
     if not looks_like_layout(dest):
-        inner = [p for p in dest.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
+        inner = [
+            p for p in dest.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))
+        ]
         if len(inner) == 1 and looks_like_layout(inner[0]):
             return inner[0]
     return dest
@@ -127,10 +135,17 @@ def discover(submitted: Path, assignments: set[str]) -> tuple[list[Job], list[st
         for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
             if assignment_dir.name not in assignments:
                 if not assignment_dir.name.startswith("."):
-                    problems.append(f"{student_dir.name}: unknown assignment {assignment_dir.name!r} (not in {SOURCE_DIR}/)")
+                    problems.append(
+                        f"{student_dir.name}: unknown assignment {assignment_dir.name!r} (not in {SOURCE_DIR}/)"
+                    )
                 continue
             jobs.append(
-                Job(student_dir.name, assignment_dir.name, str(assignment_dir), folder_digest(assignment_dir))
+                Job(
+                    student_dir.name,
+                    assignment_dir.name,
+                    str(assignment_dir),
+                    folder_digest(assignment_dir),
+                )
             )
     return jobs, problems
 
@@ -159,7 +174,9 @@ def patch_nbgrader() -> None:
     import nbgrader.api
 
     if not hasattr(nbgrader.api.get_alembic_version, "cache_info"):
-        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(nbgrader.api.get_alembic_version)
+        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(
+            nbgrader.api.get_alembic_version
+        )
 
 
 def nbgrader_config(course: Path, db_url: str, fast: bool = True):
@@ -177,7 +194,9 @@ def nbgrader_config(course: Path, db_url: str, fast: bool = True):
     return c
 
 
-def prepare_course(course: Path, assignments: list[str], db_url: str, state: dict, root: Path = ROOT) -> None:
+def prepare_course(
+    course: Path, assignments: list[str], db_url: str, state: dict, root: Path = ROOT
+) -> None:
     """Copy the sources and (re)generate each assignment in the gradebook when its source changed."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -198,7 +217,9 @@ def prepare_course(course: Path, assignments: list[str], db_url: str, state: dic
         api.log.setLevel(logging.ERROR)
         result = api.generate_assignment(assignment, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(f"cannot prepare {assignment} in the gradebook:\n{result['log']}{result.get('error', '')}")
+            raise RuntimeError(
+                f"cannot prepare {assignment} in the gradebook:\n{result['log']}{result.get('error', '')}"
+            )
         sources[assignment] = digest
 
 
@@ -235,7 +256,9 @@ def grade_one(job: Job) -> Result:
         target = course / "submitted" / job.student / job.assignment
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(job.folder, target, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(
+            job.folder, target, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        )
         config = nbgrader_config(course, db_url)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.ERROR)
@@ -254,19 +277,28 @@ def grade_one(job: Job) -> Result:
                 for nb in sub.notebooks:
                     for grade in nb.grades:
                         if grade.max_score:
-                            result.cells[f"{nb.name}:{grade.name}"] = [float(grade.score or 0), float(grade.max_score)]
+                            result.cells[f"{nb.name}:{grade.name}"] = [
+                                float(grade.score or 0),
+                                float(grade.max_score),
+                            ]
             except MissingEntry:
                 result.notes.append("no submission in the gradebook")
         result.ok = graded["success"]
     except Exception:
-        result.notes.append("grader error: " + traceback.format_exc(limit=3).strip().splitlines()[-1])
+        result.notes.append(
+            "grader error: " + traceback.format_exc(limit=3).strip().splitlines()[-1]
+        )
     result.seconds = time.monotonic() - start
     return result
 
 
 def _last_error(response: dict) -> str:
     lines = [ln for ln in (response.get("log") or "").splitlines() if "[ERROR]" in ln]
-    return (lines[-1] if lines else (response.get("error") or "").strip().splitlines()[-1:] or ["unknown"])[0][:300]
+    return (
+        lines[-1]
+        if lines
+        else (response.get("error") or "").strip().splitlines()[-1:] or ["unknown"]
+    )[0][:300]
 
 
 # ---------------------------------------------------------------- state and the run
@@ -295,7 +327,12 @@ def default_sandbox(out: Path, submitted: Path, db_url: str, root: Path = ROOT) 
         return None
     from autograder.forkserver import Sandbox
 
-    hide = [str(root / SOURCE_DIR), str(out / "course"), str(out / "feedback"), str(submitted.resolve())]
+    hide = [
+        str(root / SOURCE_DIR),
+        str(out / "course"),
+        str(out / "feedback"),
+        str(submitted.resolve()),
+    ]
     for db in (sqlite_path(db_url), root / "gradebook.db"):
         if db is not None and db.exists():
             hide.append(str(db.resolve()))
@@ -351,7 +388,11 @@ def grade(
     save_state(out, state)
 
     done = state.setdefault("graded", {})
-    todo = [j for j in jobs if done.get(j.key, {}).get("digest") != j.digest or not done[j.key].get("ok")]
+    todo = [
+        j
+        for j in jobs
+        if done.get(j.key, {}).get("digest") != j.digest or not done[j.key].get("ok")
+    ]
     skipped = len(jobs) - len(todo)
     results: list[Result] = []
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
@@ -363,7 +404,9 @@ def grade(
     return Summary(results, skipped, problems, time.monotonic() - start, out)
 
 
-def _run_pool(todo, out, db_url, workers, sandbox, submitted, progress, state, root) -> list[Result]:
+def _run_pool(
+    todo, out, db_url, workers, sandbox, submitted, progress, state, root
+) -> list[Result]:
     ctx = mp.get_context("spawn")
     box = default_sandbox(out, submitted, db_url, root) if sandbox else None
     scratch = out / ".kernels"
@@ -389,10 +432,14 @@ def _run_pool(todo, out, db_url, workers, sandbox, submitted, progress, state, r
                     pending.append(job)  # a worker died: grade it again in a fresh pool
                     continue
                 results.append(result)
-                state["graded"][job.key] = {k: v for k, v in asdict(result).items() if k != "student"}
+                state["graded"][job.key] = {
+                    k: v for k, v in asdict(result).items() if k != "student"
+                }
                 save_state(out, state)
                 bar.update(1)
-                bar.set_postfix_str(f"{job.key} {result.score:g}/{result.max_score:g}", refresh=False)
+                bar.set_postfix_str(
+                    f"{job.key} {result.score:g}/{result.max_score:g}", refresh=False
+                )
     bar.close()
     return results
 
@@ -400,4 +447,6 @@ def _run_pool(todo, out, db_url, workers, sandbox, submitted, progress, state, r
 def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="submission", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total, unit="submission", disable=not enabled, file=sys.stderr, dynamic_ncols=True
+    )

@@ -31,9 +31,10 @@ class SanitizeFeedback(Preprocessor):
         is_graded = cell.metadata.get("nbgrader", {}).get("grade", False)
         kept = []
         for out in cell.get("outputs", []):
-            if out.get("output_type") in ("display_data", "execute_result") and ANSWER_MIME in out.get(
-                "data", {}
-            ):
+            if out.get("output_type") in (
+                "display_data",
+                "execute_result",
+            ) and ANSWER_MIME in out.get("data", {}):
                 continue
             if is_graded and out.get("output_type") == "error":
                 out.traceback = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
@@ -42,7 +43,9 @@ class SanitizeFeedback(Preprocessor):
         return cell, resources
 
 
-CHECK_CALL = re.compile(r"""check\(\s*["']([\w.]+)["']\s*,\s*[\w.]+\s*(,\s*hidden\s*=\s*True\s*)?\)""")
+CHECK_CALL = re.compile(
+    r"""check\(\s*["']([\w.]+)["']\s*,\s*[\w.]+\s*(,\s*hidden\s*=\s*True\s*)?\)"""
+)
 
 
 class AssignSeed(Preprocessor):
@@ -71,7 +74,9 @@ def verify_outcomes(exercise_id: str, seed: int, hidden: bool, outcomes: object)
     for args, outcome in zip(cases, outcomes, strict=True):
         if isinstance(outcome, dict) and outcome.get("t") == "error":
             name = str(outcome.get("type", "Exception"))[:60]
-            error: BaseException = NotImplementedError() if name == "NotImplementedError" else RuntimeError(name)
+            error: BaseException = (
+                NotImplementedError() if name == "NotImplementedError" else RuntimeError(name)
+            )
             problem = diagnose(exercise, args, None, error)
         else:
             problem = diagnose(exercise, args, decode(outcome), None)
@@ -118,12 +123,19 @@ class VerifyAnswers(Preprocessor):
         records = [
             out["data"][ANSWER_MIME]
             for out in cell.get("outputs", [])
-            if out.get("output_type") in ("display_data", "execute_result") and ANSWER_MIME in out.get("data", {})
+            if out.get("output_type") in ("display_data", "execute_result")
+            and ANSWER_MIME in out.get("data", {})
         ]
         problem = None
         for exercise_id, hidden in checks:
             record = next(
-                (r for r in records if isinstance(r, dict) and r.get("exercise") == exercise_id and r.get("hidden") is hidden),
+                (
+                    r
+                    for r in records
+                    if isinstance(r, dict)
+                    and r.get("exercise") == exercise_id
+                    and r.get("hidden") is hidden
+                ),
                 None,
             )
             if record is None:

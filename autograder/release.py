@@ -86,7 +86,11 @@ def start_page(root: Path = ROOT) -> nbformat.NotebookNode:
     ]
     for i, cell in enumerate(nb.cells):
         cell.id = f"start-{i}"
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
     return nb
 
 
@@ -103,7 +107,9 @@ def build(out: Path, root: Path = ROOT) -> None:
     for lesson in lessons(root):
         result = api.generate_assignment(lesson, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(f"nbgrader could not release {lesson}:\n{result['log']}\n{result.get('error', '')}")
+            raise RuntimeError(
+                f"nbgrader could not release {lesson}:\n{result['log']}\n{result.get('error', '')}"
+            )
     nbformat.write(start_page(root), out / START_PAGE)
 
 

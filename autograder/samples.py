@@ -16,7 +16,9 @@ from nbformat import NotebookNode
 
 from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
 
-SOLUTION_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
+SOLUTION_BLOCK = re.compile(
+    r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M
+)
 
 
 def grade_id(cell: NotebookNode) -> str | None:
@@ -37,7 +39,9 @@ def points(nb: NotebookNode) -> dict[str, float]:
     }
 
 
-def fill(released: NotebookNode, solution: NotebookNode, answers: dict[str, str] | None = None) -> NotebookNode:
+def fill(
+    released: NotebookNode, solution: NotebookNode, answers: dict[str, str] | None = None
+) -> NotebookNode:
     """The released notebook with every answer cell solved, except those in ``answers``."""
     answers = answers or {}
     solved = {grade_id(c): solved_source(c.source) for c in solution.cells if grade_id(c)}

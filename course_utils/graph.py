@@ -251,7 +251,18 @@ def to_graphviz(x, names: dict[str, torch.Tensor] | None = None):
 
 
 def show_graph(x, names: dict[str, torch.Tensor] | None = None, *, title: str = ""):
-    """graphviz when it is installed (package and ``dot``), else the matplotlib drawing."""
+    """Draw with graphviz when it is installed (package and ``dot``), else with matplotlib.
+
+    Returns the picture. A matplotlib figure shows itself when the cell ends; a graphviz
+    drawing is displayed here, so ``fig = show_graph(y)`` shows one picture either way.
+    """
     if graphviz_available():
-        return to_graphviz(x, names)
+        dot = to_graphviz(x, names)
+        try:
+            from IPython.display import display
+
+            display(dot)
+        except ImportError:  # pragma: no cover - IPython is a dependency of the course
+            pass
+        return dot
     return draw_graph(x, names, title=title)

@@ -8,7 +8,17 @@ import torch
 
 from course_utils.i18n import Msg, current_lang
 
-CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans CJK JP", "SimHei", "Microsoft YaHei")
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "SimHei",
+    "Microsoft YaHei",
+)
+
+
+STEP = Msg("step", "步数")
+LOSS = Msg("loss", "损失")
 
 
 def cjk_font() -> str | None:
@@ -19,15 +29,25 @@ def cjk_font() -> str | None:
     return next((name for name in CJK_FONTS if name in names), None)
 
 
-def localized(msg: Msg) -> str:
-    """A plot label in the learner's language; English alone when no Chinese font is installed."""
+def use_cjk_font() -> str | None:
+    """Let new figures draw Chinese glyphs; return the font, or None when none is installed.
+
+    Matplotlib falls back glyph by glyph only across the families of ``font.family`` (a font
+    appended to ``font.sans-serif`` is never reached), and a text takes its font when it is
+    created: call this before making a figure whose labels may be Chinese.
+    """
     import matplotlib.pyplot as plt
 
     font = cjk_font()
-    if font is None:
+    if font is not None and font not in plt.rcParams["font.family"]:
+        plt.rcParams["font.family"] = [*plt.rcParams["font.family"], font]
+    return font
+
+
+def localized(msg: Msg) -> str:
+    """A plot label in the learner's language; English alone when no Chinese font is installed."""
+    if use_cjk_font() is None:
         return msg.en
-    if font not in plt.rcParams["font.sans-serif"]:
-        plt.rcParams["font.sans-serif"] = [*plt.rcParams["font.sans-serif"], font]
     lang = current_lang()
     return {"en": msg.en, "zh": msg.zh}.get(lang, f"{msg.en} / {msg.zh}")
 
@@ -48,9 +68,15 @@ def plot_tangent(
     with torch.no_grad():
         ys = f(xs)
         y0 = float(f(torch.tensor(x0)))
+    use_cjk_font()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(xs, ys, label=label)
-    ax.plot(xs, y0 + slope * (xs - x0), "--", label=localized(Msg(f"tangent, slope {slope:g}", f"切线，斜率 {slope:g}")))
+    ax.plot(
+        xs,
+        y0 + slope * (xs - x0),
+        "--",
+        label=localized(Msg(f"tangent, slope {slope:g}", f"切线，斜率 {slope:g}")),
+    )
     ax.scatter([x0], [y0], color="black", zorder=3)
     ax.set_xlabel("x")
     ax.set_title(title)
@@ -59,10 +85,17 @@ def plot_tangent(
     return fig
 
 
-def plot_curve(values: Sequence[float], *, xlabel: str | Msg = Msg("step", "步数"), ylabel: str | Msg = Msg("loss", "损失"), title: str = ""):
+def plot_curve(
+    values: Sequence[float],
+    *,
+    xlabel: str | Msg = STEP,
+    ylabel: str | Msg = LOSS,
+    title: str = "",
+):
     """A simple line plot, e.g. a loss curve."""
     import matplotlib.pyplot as plt
 
+    use_cjk_font()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(list(values), marker="o" if len(values) <= 30 else None)
     ax.set_xlabel(localized(xlabel) if isinstance(xlabel, Msg) else xlabel)

@@ -70,4 +70,6 @@ def test_encode_does_not_trust_hostile_objects():
     assert encode(Liar()) == {"t": "other", "type": "Liar"}
     assert decode({"t": "tensor", "dtype": "float32", "shape": [2], "data": [1.0]}) is None
     assert decode({"t": "tensor", "dtype": "system", "shape": [1], "data": [1.0]}) is None
-    assert torch.equal(decode(encode(torch.tensor([1.0, float("nan")]))).isnan(), torch.tensor([False, True]))
+    assert torch.equal(
+        decode(encode(torch.tensor([1.0, float("nan")]))).isnan(), torch.tensor([False, True])
+    )

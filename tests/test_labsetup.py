@@ -42,6 +42,7 @@ def test_a_learners_own_overrides_are_left_alone(tmp_path):
     assert overrides(tmp_path)[labsetup.NEWS_PLUGIN] == NEWS
 
 
+@pytest.mark.slow
 def test_nbgrader_finds_the_exchange_from_a_folder_without_config(tmp_path):
     """The assignment list of nbgrader's JupyterLab extension, run in the served folder."""
     course, config_dir, served = tmp_path / "course", tmp_path / "etc", tmp_path / "notebooks"
@@ -119,30 +120,32 @@ def test_font_missing_without_root_prints_a_bilingual_notice(linux, monkeypatch,
     )
 
 
-@pytest.mark.skipif(
-    not labsetup.has_cjk_font(), reason="no CJK font installed (fonts-wqy-microhei)"
-)
+NO_CJK = not labsetup.has_cjk_font()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(NO_CJK, reason="no CJK font installed (fonts-wqy-microhei)")
 def test_a_stale_matplotlib_font_list_is_rebuilt(tmp_path):
-    """Matplotlib's cached font list from before the font was installed gets Chinese fonts."""
-    code = (
-        "import json, sys\n"
-        "from pathlib import Path\n"
-        "from matplotlib import font_manager, get_cachedir\n"
-        "from autograder import labsetup\n"
-        "cjk = labsetup.cjk_families()\n"
-        "[cache] = Path(get_cachedir()).glob('fontlist-*.json')\n"
-        "data = json.loads(cache.read_text())\n"
-        "data['ttflist'] = [f for f in data['ttflist'] if f['name'] not in cjk]\n"
-        "cache.write_text(json.dumps(data))\n"
-        "if sys.argv[1] == 'refresh':\n"
-        "    print(labsetup.refresh_matplotlib_fonts())\n"
-    )
+    """Matplotlib's font list cached before the font was installed learns the Chinese fonts."""
     env = {**os.environ, "MPLCONFIGDIR": str(tmp_path)}
-    run = lambda *args: subprocess.run(  # noqa: E731
-        [sys.executable, "-c", *args], env=env, capture_output=True, text=True, timeout=300
+
+    def python(code):
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    python("import matplotlib.font_manager")  # builds the cache
+    [cache] = tmp_path.glob("fontlist-*.json")
+    data = json.loads(cache.read_text())
+    cjk = labsetup.cjk_families()
+    data["ttflist"] = [f for f in data["ttflist"] if f["name"] not in cjk]
+    cache.write_text(json.dumps(data))  # as if the font came after the cache
+    find = "from course_utils.plots import cjk_font; print(cjk_font())"
+    assert python(find) == "None"
+    assert (
+        python("from autograder import labsetup; print(labsetup.refresh_matplotlib_fonts())")
+        == "True"
     )
-    assert run("import matplotlib.font_manager").returncode == 0  # builds the cache
-    proc = run(code, "refresh")
-    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr
-    check = "from course_utils.plots import cjk_font; print(cjk_font())"
-    assert run(check).stdout.strip() != "None"
+    assert python(find) != "None"

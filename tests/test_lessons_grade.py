@@ -19,10 +19,14 @@ def test_solution_gets_full_marks_and_release_gets_zero(lesson, tmp_path):
     solution_path, released_path = lesson_paths(lesson)
     solution = nbformat.read(solution_path, as_version=4)
     total = sum(points(solution).values())
-    assert total > 0 and len(points(solution)) >= 3, "every lesson has at least three graded exercises"
+    assert total > 0 and len(points(solution)) >= 3, (
+        "every lesson has at least three graded exercises"
+    )
     nbgrader(course, "generate_assignment", lesson, "--force")
     submit(course, "solution", lesson, solution, solution_path.name)
-    submit(course, "released", lesson, nbformat.read(released_path, as_version=4), solution_path.name)
+    submit(
+        course, "released", lesson, nbformat.read(released_path, as_version=4), solution_path.name
+    )
     nbgrader(course, "autograde", lesson, "--create")
     nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"))
     rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}

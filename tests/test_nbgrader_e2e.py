@@ -17,7 +17,11 @@ WRONG = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}
 
 def nbgrader(course, *args):
     proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -55,5 +59,7 @@ def test_autograde_and_feedback_with_real_nbgrader(tmp_path):
     for page in feedback:
         text = visible_text(page.read_text(encoding="utf-8"))
         assert "hidden=True" not in text and "HIDDEN TESTS" not in text, page
-    partial = visible_text((course / "feedback" / "partial" / LESSON / name.replace(".ipynb", ".html")).read_text())
+    partial = visible_text(
+        (course / "feedback" / "partial" / LESSON / name.replace(".ipynb", ".html")).read_text()
+    )
     assert "−2b, not −2b²" in partial and "−2b，而不是 −2b²" in partial

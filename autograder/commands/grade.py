@@ -9,11 +9,33 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submitted", type=Path, help="<student_id>/<assignment>/<notebook>.ipynb folders, or a .zip of them")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel graders (default: the number of cores)")
-    parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite in the output folder; postgresql://... works)")
-    parser.add_argument("--out", type=Path, default=Path("grading-out"), help="where grades.csv, feedback/ and report/ go")
-    parser.add_argument("--no-sandbox", action="store_true", help="run kernels without isolation (trusted submissions only)")
+    parser.add_argument(
+        "submitted",
+        type=Path,
+        help="<student_id>/<assignment>/<notebook>.ipynb folders, or a .zip of them",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel graders (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="gradebook URL (default: sqlite in the output folder; postgresql://... works)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("grading-out"),
+        help="where grades.csv, feedback/ and report/ go",
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run kernels without isolation (trusted submissions only)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -44,5 +66,7 @@ def run(args: argparse.Namespace) -> int:
         f"graded {len(graded)}, unchanged {summary.skipped}, failed {sum(not r.ok for r in graded)} "
         f"in {summary.seconds:.1f}s ({per:.1f}s per submission in a worker)"
     )
-    print(f"grades: {summary.out / 'grades.csv'}  feedback: {summary.out / 'feedback'}  report: {summary.out / 'report' / 'index.html'}")
+    print(
+        f"grades: {summary.out / 'grades.csv'}  feedback: {summary.out / 'feedback'}  report: {summary.out / 'report' / 'index.html'}"
+    )
     return 0 if all(r.ok for r in graded) else 1

@@ -25,5 +25,9 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"{RELEASE_DIR}/ is up to date.")
         return 0
-    print(f"{RELEASE_DIR}/ regenerated ({len(diff)} file(s) changed)." if diff else f"{RELEASE_DIR}/ was already up to date.")
+    print(
+        f"{RELEASE_DIR}/ regenerated ({len(diff)} file(s) changed)."
+        if diff
+        else f"{RELEASE_DIR}/ was already up to date."
+    )
     return 0

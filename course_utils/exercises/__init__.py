@@ -77,7 +77,9 @@ class Exercise:
         name = self.title.en if self.title.en == self.title.zh else None
         label = name or self.id.split(".")[-1]
         if self.kind == "tensor":
-            check_tensor(actual, expected, name=label, rtol=self.rtol, atol=self.atol, no_graph=self.no_graph)
+            check_tensor(
+                actual, expected, name=label, rtol=self.rtol, atol=self.atol, no_graph=self.no_graph
+            )
         elif self.kind == "tensors":
             n = len(expected)
             if not isinstance(actual, (tuple, list)) or len(actual) != n:
@@ -93,7 +95,9 @@ class Exercise:
                 )
             names = self.output_names or tuple(f"{label}[{i}]" for i in range(n))
             for got, want, part in zip(actual, expected, names, strict=True):
-                check_tensor(got, want, name=part, rtol=self.rtol, atol=self.atol, no_graph=self.no_graph)
+                check_tensor(
+                    got, want, name=part, rtol=self.rtol, atol=self.atol, no_graph=self.no_graph
+                )
         elif self.kind == "value":
             check_value(actual, expected, name=label, rel_tol=self.rtol)
         else:
@@ -154,7 +158,9 @@ def evaluate(exercise: Exercise, answer: Callable, args: tuple) -> tuple[Any, Ba
         return None, exc
 
 
-def diagnose(exercise: Exercise, args: tuple, actual: Any, error: BaseException | None) -> Msg | None:
+def diagnose(
+    exercise: Exercise, args: tuple, actual: Any, error: BaseException | None
+) -> Msg | None:
     """None if the answer on ``args`` is right, else a bilingual explanation with the hint."""
     if isinstance(error, NotImplementedError):
         return Msg(
@@ -206,7 +212,9 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
     first_problem: tuple[Msg, BaseException | None] | None = None
     for args in exercise.inputs(seed, hidden):
         actual, error = evaluate(exercise, answer, args)
-        outcomes.append(encode(actual) if error is None else {"t": "error", "type": type(error).__name__})
+        outcomes.append(
+            encode(actual) if error is None else {"t": "error", "type": type(error).__name__}
+        )
         if first_problem is None:
             problem = diagnose(exercise, args, actual, error)
             if problem is not None:
@@ -282,13 +290,21 @@ def decode(obj: Any) -> Any:
     if t == "tensor":
         dtype = getattr(torch, str(obj.get("dtype")), None)
         shape, data = obj.get("shape"), obj.get("data")
-        if not isinstance(dtype, torch.dtype) or not isinstance(shape, list) or not isinstance(data, list):
+        if (
+            not isinstance(dtype, torch.dtype)
+            or not isinstance(shape, list)
+            or not isinstance(data, list)
+        ):
             return None
         if not all(isinstance(s, int) and s >= 0 for s in shape):
             return None
         try:
-            values = torch.tensor([float(v) for v in data], dtype=torch.float64).reshape(shape).to(dtype)
-            if obj.get("requires_grad") is True and (values.is_floating_point() or values.is_complex()):
+            values = (
+                torch.tensor([float(v) for v in data], dtype=torch.float64).reshape(shape).to(dtype)
+            )
+            if obj.get("requires_grad") is True and (
+                values.is_floating_point() or values.is_complex()
+            ):
                 values.requires_grad_(True)
             return values
         except (TypeError, ValueError, RuntimeError):

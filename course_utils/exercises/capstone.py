@@ -126,7 +126,15 @@ def random_program(gen: torch.Generator, ops: tuple[str, ...], *, n_leaves=(2, 4
                 if op == "div" and abs(b) < MIN_DENOMINATOR:
                     continue
                 instr = (op, *operands)
-                value = a + b if op == "add" else a - b if op == "sub" else a * b if op == "mul" else a / b
+                value = (
+                    a + b
+                    if op == "add"
+                    else a - b
+                    if op == "sub"
+                    else a * b
+                    if op == "mul"
+                    else a / b
+                )
             elif op == "pow":
                 k = randint(2, 3)
                 instr, value = ("pow", i, k), values[i] ** k
@@ -162,7 +170,10 @@ def _operands(program) -> set[int]:
 
 # --- edge cases: the tutorial's examples and the classic traps ---------------------------
 
-Q_EXAMPLE = ((torch.tensor([2.0, 6.0], dtype=torch.float64)), (("pow", 0, 3), ("mul", 3.0, 2), ("pow", 1, 2), ("sub", 3, 4)))
+Q_EXAMPLE = (
+    (torch.tensor([2.0, 6.0], dtype=torch.float64)),
+    (("pow", 0, 3), ("mul", 3.0, 2), ("pow", 1, 2), ("sub", 3, 4)),
+)
 CUBE_AT_5 = (torch.tensor([5.0], dtype=torch.float64), (("pow", 0, 3),))
 CHAIN = (torch.tensor([1.5], dtype=torch.float64), (("pow", 0, 3), ("pow", 1, 2)))  # b = a³, y = b²
 SQUARE_BY_MUL = (torch.tensor([-1.25], dtype=torch.float64), (("mul", 0, 0),))  # x used twice
@@ -172,12 +183,27 @@ SHARED_NODE = (
 )
 CONSTANTS = (
     torch.tensor([1.5, -0.75], dtype=torch.float64),
-    (("sub", 1.0, 0), ("div", 2.0, 1), ("add", 2, 3), ("mul", 4, -2.0), ("sub", 5, 0.5), ("div", 6, 4.0)),
+    (
+        ("sub", 1.0, 0),
+        ("div", 2.0, 1),
+        ("add", 2, 3),
+        ("mul", 4, -2.0),
+        ("sub", 5, 0.5),
+        ("div", 6, 4.0),
+    ),
 )
 UNUSED_LEAF = (torch.tensor([0.8, 1.7, -0.3], dtype=torch.float64), (("mul", 0, 2), ("neg", 3)))
 NONLINEAR = (
     torch.tensor([0.7, -1.2], dtype=torch.float64),
-    (("tanh", 0), ("relu", 1), ("relu", 0), ("div", 2, 1), ("add", 5, 3), ("mul", 6, 2), ("sub", 7, 4)),
+    (
+        ("tanh", 0),
+        ("relu", 1),
+        ("relu", 0),
+        ("div", 2, 1),
+        ("add", 5, 3),
+        ("mul", 6, 2),
+        ("sub", 7, 4),
+    ),
 )
 
 ARITHMETIC_CASES = [Q_EXAMPLE, CUBE_AT_5, CHAIN, SQUARE_BY_MUL, SHARED_NODE, CONSTANTS, UNUSED_LEAF]
@@ -265,19 +291,22 @@ register(
 # --- training a neuron --------------------------------------------------------------------
 
 
-def train_reference(xs: torch.Tensor, ys: torch.Tensor, w0: torch.Tensor, b0: torch.Tensor, lr: float, steps: int):
+def train_reference(
+    xs: torch.Tensor, ys: torch.Tensor, w0: torch.Tensor, b0: torch.Tensor, lr: float, steps: int
+):
     """Losses of a tanh neuron trained by plain gradient descent, computed with autograd."""
     xs, ys = xs.double(), ys.double()
     w = w0.detach().clone().double().requires_grad_(True)
     b = b0.detach().clone().double().requires_grad_(True)
-    optimizer = torch.optim.SGD([w, b], lr=lr)
     losses = []
     for _ in range(steps):
         loss = ((torch.tanh(xs @ w + b) - ys) ** 2).mean()
         losses.append(loss.item())
-        optimizer.zero_grad()
+        w.grad, b.grad = None, None
         loss.backward()
-        optimizer.step()
+        with torch.no_grad():  # what torch.optim.SGD(lr=lr).step() does, without its import time
+            w -= lr * w.grad
+            b -= lr * b.grad
     return torch.tensor(losses, dtype=torch.float64)
 
 

@@ -28,8 +28,22 @@ STEPS = {
 }
 
 
+SHORT = {
+    "sin": "sin",
+    "exp": "exp",
+    "square": "y*y",
+    "times_x": "y*x",
+    "plus_x": "y+x",
+    "double": "2y",
+    "reuse": "tanh+y",
+    "branch": "if",
+    "loop": "for",
+    "sum": "sum",
+}
+
+
 class Expression:
-    """A small random function of one tensor; ``repr`` shows the code it runs."""
+    """A small random function of one tensor; ``print`` shows the code it runs."""
 
     def __init__(self, steps: tuple[str, ...]) -> None:
         self.steps = tuple(steps)
@@ -62,8 +76,11 @@ class Expression:
                 raise ValueError(step)
         return y
 
-    def __repr__(self) -> str:
+    def __str__(self) -> str:
         return "y = x; " + "; ".join(STEPS[s] for s in self.steps)
+
+    def __repr__(self) -> str:  # short, for feedback; print(expr) shows the code
+        return "<" + ", ".join(SHORT[s] for s in self.steps) + ">"
 
 
 _BODY = [s for s in STEPS if s != "sum"]
@@ -101,10 +118,11 @@ register(
             "Start at y.grad_fn and follow next_functions, a tuple of (node, index) pairs; skip "
             "None (an input that needs no gradient). A node can be reached along several paths "
             "(y * y, y * x): keep a set of the nodes you have seen and count each once. "
-            "AccumulateGrad, the node of the leaf x, counts too.",
+            "AccumulateGrad, the node of the leaf x, counts too. (print(expr) shows the code it runs.)",
             "从 y.grad_fn 出发，沿着 next_functions 走；它是由 (节点, 下标) 组成的元组，遇到 None "
             "（不需要梯度的输入）就跳过。同一个节点可能经由多条路径到达（y * y、y * x）："
-            "用一个集合记下已经见过的节点，每个只数一次。叶子张量 x 对应的 AccumulateGrad 节点也要算上。",
+            "用一个集合记下已经见过的节点，每个只数一次。叶子张量 x 对应的 AccumulateGrad 节点也要算上。"
+            "（print(expr) 可以显示它运行的代码。）",
         ),
         edge_cases=lambda: [
             (Expression(("square", "square", "square", "square")), _x(1.0, 2.0)),
@@ -164,7 +182,9 @@ class Terms:
 def _terms_args(gen: torch.Generator) -> tuple:
     k = _int(gen, 2, 5)
     n = _int(gen, 1, 3)
-    xs = tuple(torch.randn(n, generator=gen).requires_grad_(bool(_int(gen, 0, 1))) for _ in range(k))
+    xs = tuple(
+        torch.randn(n, generator=gen).requires_grad_(bool(_int(gen, 0, 1))) for _ in range(k)
+    )
     forms = ("sin", "exp", "detach")
     terms = tuple(
         (forms[_int(gen, 0, 2)], _int(gen, 0, k - 1), _int(gen, 0, k - 1))
@@ -266,8 +286,22 @@ register(
         ),
         edge_cases=lambda: [
             ([LINE_FORMS["new"].format(i=0), "t1 = t0 * t0", "t2 = t1.exp()"],),
-            ([LINE_FORMS["new_grad"].format(i=0), "t1 = t0.detach()", "t2 = t1 * t0", "t3 = t1.exp()"],),
-            ([LINE_FORMS["new_grad"].format(i=0), "t1 = t0.exp()", "t2 = t1.detach().requires_grad_()", "t3 = t2 * t2"],),
+            (
+                [
+                    LINE_FORMS["new_grad"].format(i=0),
+                    "t1 = t0.detach()",
+                    "t2 = t1 * t0",
+                    "t3 = t1.exp()",
+                ],
+            ),
+            (
+                [
+                    LINE_FORMS["new_grad"].format(i=0),
+                    "t1 = t0.exp()",
+                    "t2 = t1.detach().requires_grad_()",
+                    "t3 = t2 * t2",
+                ],
+            ),
         ],
     )
 )

@@ -39,7 +39,11 @@ register(
             "The −b² term does not depend on a.",
             "对 3a³ 逐项求导：幂函数求导法则给出 3 · 3a²。−b² 这一项与 a 无关。",
         ),
-        edge_cases=lambda: [(torch.zeros(3),), (torch.tensor([-2.0, 0.5]),), (torch.tensor([2.0, 3.0], dtype=torch.float64),)],
+        edge_cases=lambda: [
+            (torch.zeros(3),),
+            (torch.tensor([-2.0, 0.5]),),
+            (torch.tensor([2.0, 3.0], dtype=torch.float64),),
+        ],
     )
 )
 
@@ -53,7 +57,11 @@ register(
             "The derivative of −b² is −2b, not −2b²: the power drops by one.",
             "−b² 的导数是 −2b，而不是 −2b²：求导后指数要减一。",
         ),
-        edge_cases=lambda: [(torch.ones(4),), (torch.tensor([6.0, 4.0]),), (torch.tensor([-1.5], dtype=torch.float64),)],
+        edge_cases=lambda: [
+            (torch.ones(4),),
+            (torch.tensor([6.0, 4.0]),),
+            (torch.tensor([-1.5], dtype=torch.float64),),
+        ],
     )
 )
 

@@ -26,7 +26,9 @@ def _built(gen: torch.Generator, build):
         return build()
 
 
-def _mlp(gen: torch.Generator, d_in: int, d_out: int, *, batchnorm: bool = False, dropout: float = 0.0):
+def _mlp(
+    gen: torch.Generator, d_in: int, d_out: int, *, batchnorm: bool = False, dropout: float = 0.0
+):
     """A small random nn.Sequential: Linear layers with activations in between."""
     widths = [d_in] + [_int(gen, 2, 6) for _ in range(_int(gen, 1, 2))] + [d_out]
     acts = [nn.Tanh if _coin(gen) else nn.ReLU for _ in widths]
@@ -108,7 +110,9 @@ register(
 MOMENTUM = 0.9
 
 
-def finetune_reference(model: nn.Sequential, new_head: nn.Linear, x: torch.Tensor, y: torch.Tensor, lr: float):
+def finetune_reference(
+    model: nn.Sequential, new_head: nn.Linear, x: torch.Tensor, y: torch.Tensor, lr: float
+):
     for p in model.parameters():
         p.requires_grad_(False)
     model[-1] = new_head
@@ -182,7 +186,9 @@ def _evaluate_args(gen: torch.Generator) -> tuple:
 def _evaluate_edge_cases() -> list[tuple]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
-        model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2))
+        model = nn.Sequential(
+            nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)
+        )
         with torch.no_grad():
             model(torch.randn(16, 3) + 2)
         return [(model, torch.randn(1, 3))]  # one example: BatchNorm cannot train on it

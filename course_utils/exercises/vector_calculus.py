@@ -63,7 +63,10 @@ register(
         edge_cases=lambda: [
             (torch.eye(3), torch.zeros(3)),
             (torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([0.5, -1.0, 2.0])),
-            (torch.tensor([[2.0], [-1.0]], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64)),
+            (
+                torch.tensor([[2.0], [-1.0]], dtype=torch.float64),
+                torch.tensor([1.0], dtype=torch.float64),
+            ),
         ],
     )
 )
@@ -119,7 +122,11 @@ register(
         ),
         edge_cases=lambda: [
             (torch.eye(2), torch.zeros(2), torch.ones(2)),
-            (torch.tensor([[1.0, -1.0], [2.0, 0.5], [0.0, 3.0]]), torch.tensor([0.2, 1.4]), torch.tensor([1.0, 0.0, 0.0])),
+            (
+                torch.tensor([[1.0, -1.0], [2.0, 0.5], [0.0, 3.0]]),
+                torch.tensor([0.2, 1.4]),
+                torch.tensor([1.0, 0.0, 0.0]),
+            ),
         ],
     )
 )

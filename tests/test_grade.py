@@ -1,0 +1,208 @@
+"""`course grade` end to end: real nbgrader, real kernels, SQLite and PostgreSQL gradebooks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from autograder.samples import fill, lesson_paths, points
+from tests.test_nbgrader_e2e import visible_text
+
+LESSON = "03_differentiation"
+WRONG = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade")]
+
+
+def make_submissions(folder: Path, students: dict[str, str]) -> dict[str, float]:
+    """Write submissions ('correct', 'blank' or 'partial' per student); return expected scores."""
+    solution_path, released_path = lesson_paths(LESSON)
+    solution = nbformat.read(solution_path, as_version=4)
+    released = nbformat.read(released_path, as_version=4)
+    total = sum(points(solution).values())
+    kinds = {
+        "correct": (fill(released, solution), total),
+        "blank": (released, 0.0),
+        "partial": (fill(released, solution, WRONG), total - points(solution)["dq_db_tests"]),
+    }
+    expected = {}
+    for student, kind in students.items():
+        nb, score = kinds[kind]
+        path = folder / student / LESSON / solution_path.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+        expected[student] = score
+    return expected
+
+
+def course_grade(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "grade", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_grades(out: Path) -> dict[str, float]:
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert {"assignment", "student_id", "score", "max_score"} <= set(rows[0])
+    keys = [(r["student_id"], r["assignment"]) for r in rows]
+    assert len(keys) == len(set(keys)), "every grade exactly once"
+    return {r["student_id"]: float(r["score"]) for r in rows if r["assignment"] == LESSON}
+
+
+STUDENTS = {"correct1": "correct", "blank1": "blank", "partial1": "partial", "学生-張": "correct"}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("grade")
+    expected = make_submissions(base / "submitted", STUDENTS)
+    before = {p: p.read_bytes() for p in (base / "submitted").rglob("*.ipynb")}
+    proc = course_grade(str(base / "submitted"), "--out", str(base / "out"), "--workers", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return SimpleNamespace(
+        base=base, expected=expected, before=before, proc=proc, grades=read_grades(base / "out")
+    )
+
+
+def test_scores_are_what_each_submission_earns(graded):
+    base, expected, proc = graded.base, graded.expected, graded.proc
+    assert read_grades(base / "out") == expected
+    assert "graded 4, unchanged 0, failed 0" in proc.stdout
+
+
+def test_submissions_are_never_modified(graded):
+    base, before = graded.base, graded.before
+    assert {p: p.read_bytes() for p in (base / "submitted").rglob("*.ipynb")} == before
+
+
+def test_feedback_per_student_without_hidden_tests(graded):
+    base = graded.base
+    pages = sorted((base / "out" / "feedback").rglob("*.html"))
+    assert {p.parts[-3] for p in pages} == set(STUDENTS)
+    for page in pages:
+        text = visible_text(page.read_text(encoding="utf-8"))
+        assert "hidden=True" not in text and "HIDDEN TESTS" not in text
+    partial = visible_text(
+        next(p for p in pages if p.parts[-3] == "partial1").read_text(encoding="utf-8")
+    )
+    assert "−2b, not −2b²" in partial and "而不是 −2b²" in partial
+
+
+def test_report_has_plots(graded):
+    base = graded.base
+    report = base / "out" / "report"
+    page = (report / "index.html").read_text(encoding="utf-8")
+    for png in ("scores.png", "exercises.png", "slowest.png"):
+        assert (report / png).stat().st_size > 1000 and png in page
+
+
+def test_second_run_grades_only_what_changed(graded):
+    base, expected = graded.base, graded.expected
+    proc = course_grade(str(base / "submitted"), "--out", str(base / "out"))
+    assert "graded 0, unchanged 4" in proc.stdout, proc.stdout + proc.stderr
+    # The blank learner finishes the work: only that submission is graded again.
+    expected.update(make_submissions(base / "submitted", {"blank1": "correct"}))
+    proc = course_grade(str(base / "submitted"), "--out", str(base / "out"))
+    assert "graded 1, unchanged 3" in proc.stdout, proc.stdout + proc.stderr
+    assert read_grades(base / "out") == expected
+
+
+def test_zip_of_the_layout(tmp_path):
+    expected = make_submissions(tmp_path / "sub", {"zipped": "partial"})
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in (tmp_path / "sub").rglob("*"):
+            zf.write(path, Path("submitted") / path.relative_to(tmp_path / "sub"))
+    proc = course_grade(str(archive), "--out", str(tmp_path / "out"), "--workers", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert read_grades(tmp_path / "out") == expected
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    proc = course_grade(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "does not exist" in proc.stdout
+
+
+def test_killed_half_way_then_resumed(tmp_path):
+    students = {f"s{i}": ("correct", "blank", "partial")[i % 3] for i in range(6)}
+    expected = make_submissions(tmp_path / "sub", students)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autograder.cli",
+            "grade",
+            "--quiet",
+            str(tmp_path / "sub"),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if len(json.loads((out / "state.json").read_text()).get("graded", {})) >= 2:
+                break
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(json.loads((out / "state.json").read_text())["graded"])
+    assert 2 <= done < len(students)
+
+    proc = course_grade(str(tmp_path / "sub"), "--out", str(out), "--workers", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"unchanged {done}" in proc.stdout
+    assert read_grades(out) == expected
+
+
+def postgres_url() -> str:
+    url = os.environ.get("COURSE_TEST_POSTGRES")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must provide a PostgreSQL server (COURSE_TEST_POSTGRES)")
+        pytest.skip("no PostgreSQL server: set COURSE_TEST_POSTGRES=postgresql://user@host:port")
+    return url
+
+
+@pytest.mark.postgres
+def test_postgresql_gives_the_same_grades_as_sqlite(graded, tmp_path):
+    import psycopg2
+
+    server = postgres_url()
+    name = f"course_test_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(f"{server}/postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    try:
+        make_submissions(tmp_path / "sub", STUDENTS)  # the same submissions as the SQLite run
+        proc = course_grade(
+            str(tmp_path / "sub"), "--out", str(tmp_path / "out"), "--db", f"{server}/{name}"
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert read_grades(tmp_path / "out") == graded.grades
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
