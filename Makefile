@@ -23,7 +23,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --allow-root --ServerApp.root_dir=notebooks --port=$(PORT) START_HERE.ipynb
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests solutions notebooks $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

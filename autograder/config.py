@@ -17,10 +17,19 @@ CODE_STUB = "# YOUR CODE HERE (在此处写你的代码)\nraise NotImplementedEr
 TEXT_STUB = "YOUR ANSWER HERE (在此处写你的答案)"
 
 
+SANITIZE_PREPROCESSORS = [
+    "nbgrader.preprocessors.ClearOutput",
+    "autograder.preprocessors.RepairNotebook",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 AUTOGRADE_PREPROCESSORS = [
     "autograder.preprocessors.AssignSeed",
-    "nbgrader.preprocessors.Execute",
+    "autograder.execute.SafeExecute",
     "autograder.preprocessors.VerifyAnswers",
+    "autograder.preprocessors.GraderNotes",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -45,7 +54,9 @@ def configure(c: Config, root: Path = ROOT) -> Config:
     c.Execute.interrupt_on_timeout = True
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.ClearSolutions.text_stub = TEXT_STUB
-    # Answers are checked again outside the learner's kernel (autograder/preprocessors.py).
+    # Submissions are repaired, run safely, and their answers checked again outside the
+    # learner's kernel (autograder/preprocessors.py, autograder/execute.py).
+    c.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
     c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
     # Stock feedback shows hidden tests and the tracebacks that quote them.
     c.GenerateFeedback.preprocessors = [

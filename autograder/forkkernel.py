@@ -22,9 +22,9 @@ from typing import Any
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
-from nbgrader.preprocessors import Execute
 from traitlets import Type
 
+from autograder.execute import SafeExecute
 from autograder.forkserver import ForkServer, Sandbox
 
 _server: ForkServer | None = None
@@ -156,8 +156,8 @@ class ForkKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
 
-class ForkExecute(Execute):
-    """nbgrader's Execute, with kernels from the fork server."""
+class ForkExecute(SafeExecute):
+    """nbgrader's Execute (made safe), with kernels from the fork server."""
 
     kernel_manager_class = Type(ForkKernelManager, klass=AsyncKernelManager, config=True)
 

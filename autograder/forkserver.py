@@ -217,18 +217,29 @@ def _child(request: dict) -> None:
         if flags:
             _check(_libc().unshare(flags), "unshare")
         if box.isolate:
-            # The kernel is pid 1 of a new PID namespace: it sees nothing outside, and
-            # everything it starts dies with it. This process only waits for it.
+            # This process stays outside and waits; its child is pid 1 of the new PID
+            # namespace, a minimal init that confines the namespace and reaps; the kernel is
+            # pid 2. The kernel sees nothing outside, can kill itself like any process, and
+            # everything it starts dies with the init when the kernel ends.
+            init = os.fork()
+            if init > 0:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, lambda *_: os.kill(init, signal.SIGKILL))
+                _, status = os.waitpid(init, 0)
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _confine(box, request["cwd"])
             kernel = os.fork()
             if kernel > 0:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, lambda *_: os.kill(kernel, signal.SIGKILL))
-                _, status = os.waitpid(kernel, 0)
-                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+                while True:
+                    pid, status = os.waitpid(-1, 0)
+                    if pid == kernel:
+                        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        else:
+            _confine(box, request["cwd"])
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ.clear()
         os.environ.update(request["env"])
-        _confine(box, request["cwd"])
         # A fresh process would have fresh random state.
         random.seed()
         try:

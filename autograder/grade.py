@@ -30,7 +30,10 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder.config import ROOT, SOURCE_DIR
+import nbformat
+
+from autograder import notes
+from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
 
 log = logging.getLogger("course.grade")
 
@@ -179,16 +182,25 @@ def patch_nbgrader() -> None:
         )
 
 
-def nbgrader_config(course: Path, db_url: str, fast: bool = True):
+@dataclass(frozen=True)
+class Limits:
+    cell_seconds: int = 60
+    notebook_seconds: int = 600
+    memory_bytes: int = 2 << 30
+
+
+def nbgrader_config(course: Path, db_url: str, fast: bool = True, limits: Limits = Limits()):
     from traitlets.config import Config
 
     from autograder.config import AUTOGRADE_PREPROCESSORS, configure
 
     c = configure(Config(), course)
     c.CourseDirectory.db_url = db_url
+    c.Execute.timeout = limits.cell_seconds
+    c.SafeExecute.notebook_timeout = limits.notebook_seconds
     if fast:
         c.Autograde.autograde_preprocessors = [
-            "autograder.forkkernel.ForkExecute" if p == "nbgrader.preprocessors.Execute" else p
+            "autograder.forkkernel.ForkExecute" if p == "autograder.execute.SafeExecute" else p
             for p in AUTOGRADE_PREPROCESSORS
         ]
     return c
@@ -204,7 +216,6 @@ def prepare_course(
     course.mkdir(parents=True, exist_ok=True)
     (course / "nbgrader_config.py").write_text(course_config_text(db_url))
     config = nbgrader_config(course, db_url, fast=False)
-    config.CourseDirectory.release_directory = str(course / "release")
     sources = state.setdefault("sources", {})
     for assignment in assignments:
         src = root / SOURCE_DIR / assignment
@@ -228,7 +239,9 @@ def prepare_course(
 _worker: dict = {}
 
 
-def _init_worker(course: str, db_url: str, sandbox: dict | None, scratch: str) -> None:
+def _init_worker(
+    course: str, db_url: str, sandbox: dict | None, scratch: str, limits: Limits
+) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy warnings would bury the progress bar
@@ -239,7 +252,7 @@ def _init_worker(course: str, db_url: str, sandbox: dict | None, scratch: str) -
 
     box = Sandbox(**sandbox) if sandbox is not None else None
     forkkernel.start_server(box, Path(scratch))
-    _worker.update(course=Path(course), db_url=db_url, sandbox=box)
+    _worker.update(course=Path(course), db_url=db_url, sandbox=box, limits=limits)
 
 
 def grade_one(job: Job) -> Result:
@@ -259,12 +272,19 @@ def grade_one(job: Job) -> Result:
         shutil.copytree(
             job.folder, target, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
         )
-        config = nbgrader_config(course, db_url)
+        replace_unreadable(target, course / RELEASE_DIR / job.assignment)
+        config = nbgrader_config(course, db_url, limits=_worker["limits"])
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.ERROR)
         graded = api.autograde(job.assignment, job.student, force=True, create=True)
         if not graded["success"]:
             result.notes.append("autograde failed: " + _last_error(graded))
+        for nb_path in sorted(
+            (course / "autograded" / job.student / job.assignment).glob("*.ipynb")
+        ):
+            found = notes.of(nbformat.read(nb_path, as_version=4))
+            if found:
+                result.notes.append(f"{nb_path.stem}: {notes.log_line(found)}")
         feedback = api.generate_feedback(job.assignment, job.student, force=True)
         if not feedback["success"]:
             result.notes.append("feedback failed: " + _last_error(feedback))
@@ -292,13 +312,44 @@ def grade_one(job: Job) -> Result:
     return result
 
 
+def replace_unreadable(folder: Path, released: Path) -> None:
+    """A notebook that cannot be read is graded as the blank lesson, with a note saying why."""
+    for path in sorted(folder.glob("*.ipynb")):
+        reason = None
+        if path.is_symlink() or not path.is_file():
+            reason = "not a regular file"
+        elif path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            reason = f"larger than {MAX_NOTEBOOK_BYTES >> 20} MB"
+        else:
+            try:
+                nb = nbformat.read(path, as_version=4)
+                nbformat.validate(nb)
+                nbformat.write(nb, path)  # an old nbformat is upgraded here
+                continue
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+        blank = released / path.name
+        path.unlink()
+        if blank.is_file():
+            nb = nbformat.read(blank, as_version=4)
+            notes.add(nb, "unreadable", reason)
+            nbformat.write(nb, path)
+    # nbgrader scores a missing notebook 0 only if another one is there; otherwise it fails.
+    expected = sorted(released.glob("*.ipynb"))
+    if expected and not any((folder / p.name).is_file() for p in expected):
+        found = ", ".join(sorted(p.name for p in folder.glob("*.ipynb"))) or "none"
+        for blank in expected:
+            nb = nbformat.read(blank, as_version=4)
+            notes.add(nb, "missing-notebook", f"found: {found}")
+            nbformat.write(nb, folder / blank.name)
+
+
 def _last_error(response: dict) -> str:
+    """The most telling line of a failed nbgrader call, for the instructor's log."""
     lines = [ln for ln in (response.get("log") or "").splitlines() if "[ERROR]" in ln]
-    return (
-        lines[-1]
-        if lines
-        else (response.get("error") or "").strip().splitlines()[-1:] or ["unknown"]
-    )[0][:300]
+    lines += [ln for ln in (response.get("error") or "").strip().splitlines() if ln.strip()]
+    telling = [ln for ln in lines if "Please see" not in ln and "There was an error" not in ln]
+    return ((telling or lines or ["unknown error"])[-1]).strip()[:300]
 
 
 # ---------------------------------------------------------------- state and the run
@@ -322,7 +373,9 @@ def sandbox_supported() -> bool:
     return os.geteuid() == 0 and sys.platform.startswith("linux")
 
 
-def default_sandbox(out: Path, submitted: Path, db_url: str, root: Path = ROOT) -> dict | None:
+def default_sandbox(
+    out: Path, submitted: Path, db_url: str, limits: Limits, root: Path = ROOT
+) -> dict | None:
     if not sandbox_supported():
         return None
     from autograder.forkserver import Sandbox
@@ -340,7 +393,7 @@ def default_sandbox(out: Path, submitted: Path, db_url: str, root: Path = ROOT) 
         hide=sorted(set(hide)),
         no_network=True,
         isolate=True,
-        memory_bytes=2 << 30,
+        memory_bytes=limits.memory_bytes,
         max_processes=64,
         max_file_bytes=64 << 20,
         private_tmp=True,
@@ -365,6 +418,7 @@ def grade(
     db_url: str | None = None,
     sandbox: bool = True,
     progress: bool = True,
+    limits: Limits = Limits(),
     root: Path = ROOT,
 ) -> Summary:
     """Grade every new or changed submission under ``submitted`` into ``out``."""
@@ -397,7 +451,9 @@ def grade(
     results: list[Result] = []
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     if todo:
-        results = _run_pool(todo, out, db_url, workers, sandbox, submitted, progress, state, root)
+        results = _run_pool(
+            todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root
+        )
     from autograder.export import export
 
     export(out, db_url, state)
@@ -405,22 +461,23 @@ def grade(
 
 
 def _run_pool(
-    todo, out, db_url, workers, sandbox, submitted, progress, state, root
+    todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root
 ) -> list[Result]:
     ctx = mp.get_context("spawn")
-    box = default_sandbox(out, submitted, db_url, root) if sandbox else None
+    box = default_sandbox(out, submitted, db_url, limits, root) if sandbox else None
     scratch = out / ".kernels"
     scratch.mkdir(exist_ok=True)
     os.chmod(scratch, 0o711)
     bar = _progress_bar(len(todo), progress)
     results = []
     pending = list(todo)
+    attempts: dict[str, int] = {}
     while pending:
         with cf.ProcessPoolExecutor(
             max_workers=workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(str(out / "course"), db_url, box, str(scratch)),
+            initargs=(str(out / "course"), db_url, box, str(scratch), limits),
         ) as pool:
             futures = {pool.submit(grade_one, job): job for job in pending}
             pending = []
@@ -429,8 +486,18 @@ def _run_pool(
                 try:
                     result = future.result()
                 except cf.process.BrokenProcessPool:
-                    pending.append(job)  # a worker died: grade it again in a fresh pool
-                    continue
+                    # A worker died: grade it again in a fresh pool, but not forever.
+                    attempts[job.key] = attempts.get(job.key, 0) + 1
+                    if attempts[job.key] < 3:
+                        pending.append(job)
+                        continue
+                    result = Result(
+                        job.student,
+                        job.assignment,
+                        job.digest,
+                        ok=False,
+                        notes=["grader-error(worker died)"],
+                    )
                 results.append(result)
                 state["graded"][job.key] = {
                     k: v for k, v in asdict(result).items() if k != "student"

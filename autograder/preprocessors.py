@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import secrets
@@ -11,6 +12,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from traitlets import Bool
 
+from autograder import notes
 from course_utils.exercises import ANSWER_MIME, SEED_ENV, decode, diagnose, get
 from course_utils.i18n import Msg
 
@@ -111,6 +113,7 @@ class VerifyAnswers(Preprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         self._seed = resources.get("course_seed")
+        self._nb = nb
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
@@ -147,7 +150,10 @@ class VerifyAnswers(Preprocessor):
             if problem is not None:
                 break
         if problem is not None:
-            resources.setdefault("course_failures", []).append(meta.get("grade_id"))
+            ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
+            errored = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
+            if ran and not errored:
+                notes.add(self._nb, "interference", meta.get("grade_id"))
             cell.outputs.append(
                 nbformat.v4.new_output(
                     "error",
@@ -157,3 +163,108 @@ class VerifyAnswers(Preprocessor):
                 )
             )
         return cell, resources
+
+
+def _grade_id(cell: NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+class RepairNotebook(Preprocessor):
+    """Put a submission's graded cells back the way the lesson has them, before grading.
+
+    A learner may delete, duplicate, reorder or re-tag graded cells, on purpose or by
+    accident. Graded cells are matched with the released lesson by grade_id: the first
+    copy of each is graded, with the lesson's nbgrader settings and cell type; missing
+    ones are put back (answers as the blank stub); graded cells are put back in the
+    lesson's order. nbgrader's OverwriteCells then restores the tests' sources from the
+    gradebook. The learner's own extra cells stay where they are.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        reference = self._released(resources)
+        if reference is None:
+            return nb, resources
+        ref_cells = [c for c in reference.cells if _grade_id(c)]
+        order = [_grade_id(c) for c in ref_cells]
+        by_id = {_grade_id(c): c for c in ref_cells}
+        cells, seen = [], set()
+        for cell in nb.cells:
+            gid = _grade_id(cell)
+            if gid is None and "nbgrader" in cell.get("metadata", {}):
+                del cell.metadata["nbgrader"]
+            elif gid is not None and gid not in by_id:
+                notes.add(nb, "unknown", gid)
+                del cell.metadata["nbgrader"]
+            elif gid is not None and gid in seen:
+                notes.add(nb, "duplicate", gid)
+                del cell.metadata["nbgrader"]
+            elif gid is not None:
+                seen.add(gid)
+                self._restore_settings(nb, cell, by_id[gid])
+            cells.append(cell)
+        slots = [i for i, c in enumerate(cells) if _grade_id(c) in by_id]
+        present = [cells[i] for i in slots]
+        in_order = sorted(present, key=lambda c: order.index(_grade_id(c)))
+        if [_grade_id(c) for c in present] != [_grade_id(c) for c in in_order]:
+            notes.add(nb, "reordered")
+            for i, cell in zip(slots, in_order, strict=True):
+                cells[i] = cell
+        for pos, gid in enumerate(order):
+            if gid in seen:
+                continue
+            notes.add(nb, "missing", gid)
+            earlier = set(order[:pos])
+            at = max((i + 1 for i, c in enumerate(cells) if _grade_id(c) in earlier), default=0)
+            cells.insert(at, nbformat.from_dict(copy.deepcopy(by_id[gid])))
+            seen.add(gid)
+        nb.cells = cells
+        return nb, resources
+
+    def _restore_settings(self, nb: NotebookNode, cell: NotebookNode, ref: NotebookNode) -> None:
+        mine = {k: v for k, v in cell.metadata.get("nbgrader", {}).items() if k != "checksum"}
+        theirs = {k: v for k, v in ref.metadata.get("nbgrader", {}).items() if k != "checksum"}
+        if mine != theirs or cell.cell_type != ref.cell_type:
+            notes.add(nb, "metadata", _grade_id(ref))
+            checksum = cell.metadata.get("nbgrader", {}).get("checksum")
+            cell.metadata["nbgrader"] = copy.deepcopy(dict(ref.metadata["nbgrader"]))
+            if checksum is not None:
+                cell.metadata["nbgrader"]["checksum"] = checksum
+            if cell.cell_type != ref.cell_type:
+                source = cell.source
+                cell.clear()
+                cell.update(copy.deepcopy(ref))
+                if ref.cell_type == "code" and ref.metadata["nbgrader"].get("solution"):
+                    cell.source = source
+
+    def _released(self, resources: dict) -> NotebookNode | None:
+        from nbgrader.coursedir import CourseDirectory
+
+        info = resources.get("nbgrader", {})
+        coursedir = CourseDirectory(config=self.config)
+        path = os.path.join(
+            coursedir.format_path(coursedir.release_directory, ".", info.get("assignment", "")),
+            f"{info.get('notebook', '')}.ipynb",
+        )
+        try:
+            return nbformat.read(path, as_version=4)
+        except (OSError, ValueError):
+            self.log.warning("no released notebook at %s: graded cells are not repaired", path)
+            return None
+
+
+class GraderNotes(Preprocessor):
+    """Tell the learner, in both languages, what the grader noticed (a cell at the top)."""
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        found = notes.of(nb)
+        if found:
+            lines_en = "\n".join(f"- {t}" for t in notes.describe(found, "en"))
+            lines_zh = "\n".join(f"- {t}" for t in notes.describe(found, "zh"))
+            text = f"{notes.HEADING.en}\n\n{lines_en}\n\n{notes.HEADING.zh}\n\n{lines_zh}"
+            cell = nbformat.v4.new_markdown_cell(text, metadata={"tags": ["course-grader-notes"]})
+            nb.cells.insert(0, cell)
+        return nb, resources

@@ -93,7 +93,7 @@ def _not_a_tensor(actual: Any, name: str, hint: Msg | None) -> None:
 def _pattern(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> Msg | None:
     """Name a telling relation between a wrong answer and the right one, if there is one."""
     a, e = actual.double(), expected.double()
-    if a.numel() == 0:
+    if a.numel() < 2:  # one number is "off by a factor" from any other: no pattern to see
         return None
     if bool(_isclose(a, -e, rtol=rtol, atol=atol).all()):
         return Msg(
@@ -113,6 +113,8 @@ def _pattern(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: fl
                     f"你的答案处处恰好是正确值的 {round(r0)} 倍：是不是多次调用 backward() "
                     "让梯度累加了，或者某个常数因子算错了？",
                 )
+            if int(nonzero.sum()) < 2:  # one number is always some multiple of another
+                return None
             return Msg(
                 f"Your answer is the right one times {r0:.4g} everywhere: a constant factor is off.",
                 f"你的答案处处等于正确值乘以 {r0:.4g}：有一个常数因子算错了。",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
 from course_utils.i18n import Msg, current_lang
 
+CJK_FILES = ("wqy", "notosanscjk", "noto-cjk", "simhei", "msyh")
 CJK_FONTS = (
     "WenQuanYi Micro Hei",
     "Noto Sans CJK SC",
@@ -26,7 +28,15 @@ def cjk_font() -> str | None:
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in names), None)
+    found = next((name for name in CJK_FONTS if name in names), None)
+    if found is None:
+        # matplotlib's font cache may predate the font's installation: look on disk.
+        for path in font_manager.findSystemFonts():
+            if any(key in Path(path).name.lower() for key in CJK_FILES):
+                font_manager.fontManager.addfont(path)
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        found = next((name for name in CJK_FONTS if name in names), None)
+    return found
 
 
 def use_cjk_font() -> str | None:

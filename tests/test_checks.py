@@ -95,3 +95,11 @@ def test_no_graph_survives_the_graders_round_trip():
         check_tensor(decode(encode(attached)), EXPECTED, no_graph=True)
     check_tensor(decode(encode(attached.detach())), EXPECTED, no_graph=True)
     assert "requires_grad" not in encode(attached.detach())
+
+
+def test_a_single_number_gets_no_constant_factor_guess():
+    err = diagnosis(torch.tensor([0.9583]), torch.tensor([1.4583]))
+    assert "constant factor" not in err.msg.en
+    one_nonzero = diagnosis(torch.tensor([0.0, 0.7]), torch.tensor([0.0, 1.4]))
+    assert "constant factor" not in one_nonzero.msg.en
+    assert "constant factor" in diagnosis(0.5 * EXPECTED).msg.en

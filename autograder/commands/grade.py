@@ -36,11 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run kernels without isolation (trusted submissions only)",
     )
+    parser.add_argument(
+        "--cell-timeout", type=int, default=60, help="seconds a cell may run (default 60)"
+    )
+    parser.add_argument(
+        "--notebook-timeout", type=int, default=600, help="seconds a notebook may run (default 600)"
+    )
+    parser.add_argument(
+        "--memory", type=float, default=2.0, help="GiB a kernel may allocate (default 2)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from autograder.grade import grade
+    from autograder.grade import Limits, grade
 
     try:
         summary = grade(
@@ -50,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             db_url=args.db,
             sandbox=not args.no_sandbox,
             progress=not args.quiet,
+            limits=Limits(args.cell_timeout, args.notebook_timeout, int(args.memory * (1 << 30))),
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"course grade: {exc}")

@@ -212,11 +212,12 @@ ARITHMETIC_CASES = [Q_EXAMPLE, CUBE_AT_5, CHAIN, SQUARE_BY_MUL, SHARED_NODE, CON
 def _layout_hint() -> Msg:
     return Msg(
         "The answer is [value, dL/dx0, dL/dx1, …]: index 0 is the forward value, index i + 1 "
-        "the gradient of leaf x_i. To debug, print show_program(program, len(leaves)) and "
-        "compare value_and_grads with torch_value_and_grads on the same input.",
+        "the gradient of leaf x_i. To debug, run find_a_mismatch() in a new cell "
+        "(find_a_mismatch(with_grads=False) for the forward values): it shows a small program "
+        "on which your engine and torch disagree.",
         "答案的格式是 [值, dL/dx0, dL/dx1, …]：下标 0 是前向传播的值，下标 i + 1 是叶子节点 x_i 的梯度。"
-        "调试时，可以打印 show_program(program, len(leaves))，并在同一输入上比较 value_and_grads "
-        "与 torch_value_and_grads 的结果。",
+        "调试时，在新的单元格里运行 find_a_mismatch()（只检查前向值时用 "
+        "find_a_mismatch(with_grads=False)）：它会给出一个你的引擎与 torch 结果不一致的小程序。",
     )
 
 

@@ -5,7 +5,7 @@ Selectors are JupyterLab's and nbgrader's own, found in their DOM:
   default "contentVisibility" windowing keeps every cell in the DOM), code prompts
   ``.jp-InputPrompt`` ("[ ]:", "[*]:", "[3]:"), outputs ``.jp-OutputArea-output``
   (errors and stderr have ``data-mime-type="application/vnd.jupyter.stderr"``);
-- menu items carry their command: ``.lm-Menu-item[data-command="notebook:run-all-cells"]``;
+- menu items carry their command: ``.lm-Menu-item[data-command="runmenu:run-all"]``;
 - nbgrader's toolbar button ``.validate-button``; its result dialog ``#validation-message``
   (class ``validation-success`` or ``validation-failed``) inside ``.jp-Dialog``.
 """
@@ -32,9 +32,22 @@ _PROMPTS_JS = """() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Code
 
 
 def screenshot(page, name: str) -> Path:
+    """Save a screenshot under test-artifacts/browser/, once the page has painted."""
+    # Cells off screen are skipped by content-visibility until they scroll in: let them paint.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.wait_for_timeout(300)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def scroll_to_bottom(locator) -> None:
+    """Scroll every scrollable box inside ``locator`` (a dialog, say) to its end."""
+    locator.evaluate(
+        """e => [e, ...e.querySelectorAll('*')]
+            .filter(x => x.scrollHeight > x.clientHeight + 1)
+            .forEach(x => { x.scrollTop = x.scrollHeight; })"""
+    )
 
 
 class Notebook:
@@ -48,8 +61,9 @@ class Notebook:
         page = context.new_page()
         # A fresh workspace per page: nothing restored, no clash between pages.
         page.goto(lab.api(f"/lab/workspaces/test-{next(_workspaces)}/tree/{path}?reset"))
+        # Every course notebook starts with a "# title": wait until it is rendered.
         page.wait_for_selector(
-            ".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=NOTEBOOK_OPEN_S * 1000
+            ".jp-NotebookPanel .jp-RenderedMarkdown h1", timeout=NOTEBOOK_OPEN_S * 1000
         )
         nb = cls(lab, page, path)
         if wait_kernel:
@@ -65,6 +79,17 @@ class Notebook:
             if s.get("path") == self.path and s.get("kernel"):
                 return s["kernel"].get("execution_state")
         return None
+
+    def close(self) -> None:
+        """Close the page and shut its kernel down (kernels with torch are big)."""
+        self.page.close()
+        with urllib.request.urlopen(self.lab.api("/api/sessions"), timeout=10) as r:
+            sessions = [s for s in json.load(r) if s.get("path") == self.path]
+        for s in sessions:
+            request = urllib.request.Request(
+                self.lab.api(f"/api/sessions/{s['id']}"), method="DELETE"
+            )
+            urllib.request.urlopen(request, timeout=30).close()
 
     def wait_kernel_ready(self, timeout: float = KERNEL_READY_S) -> None:
         deadline = time.monotonic() + timeout
@@ -127,7 +152,7 @@ class Notebook:
         self.page.locator(f'.lm-Menu-item[data-command="{command}"]').first.click()
 
     def start_run_all(self) -> None:
-        self.menu("Run", "notebook:run-all-cells")
+        self.menu("Run", "runmenu:run-all")
 
     def run_all_status(self) -> tuple[bool, str]:
         """(finished, description) of a Run All in progress."""
@@ -178,3 +203,6 @@ class Notebook:
 
     def scroll_to_cell(self, index: int) -> None:
         self.cell(index).scroll_into_view_if_needed()
+
+    def scroll_to_last_code_cell(self) -> None:
+        self.page.locator(".jp-NotebookPanel .jp-CodeCell").last.scroll_into_view_if_needed()

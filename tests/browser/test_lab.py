@@ -16,9 +16,10 @@ import nbformat
 import pytest
 
 from autograder.config import COURSE_ID, RELEASE_DIR, ROOT, SOURCE_DIR
+from autograder.labsetup import NEWS_PLUGIN
 from autograder.release import _titles, lessons
 from autograder.samples import grade_id, solved_source
-from tests.browser.jlab import STDERR, Notebook, screenshot
+from tests.browser.jlab import STDERR, Notebook, screenshot, scroll_to_bottom
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -55,12 +56,11 @@ def test_start_page_explains_the_course_and_links_every_lesson(lab, context):
     assert positions == sorted(positions), "lessons are listed in course order"
     screenshot(nb.page, "01-start-page")
     no_news_toast(nb.page)
-    news = json.load(
-        urllib.request.urlopen(
-            lab.api("/lab/api/settings/@jupyterlab/apputils-extension:notification")
-        )
-    )
-    assert news["settings"]["fetchNews"] == "false" and news["settings"]["checkForUpdates"] is False
+    # The defaults JupyterLab serves (schema defaults with our overrides), unless the user chose.
+    news = json.load(urllib.request.urlopen(lab.api(f"/lab/api/settings/{NEWS_PLUGIN}")))
+    defaults = {k: v.get("default") for k, v in news["schema"]["properties"].items()}
+    assert {**defaults, **news["settings"]}["fetchNews"] == "false"
+    assert {**defaults, **news["settings"]}["checkForUpdates"] is False
 
     # The first link opens its lesson.
     nb.page.locator(".jp-RenderedMarkdown a", has_text=titles[0][0]).first.click()
@@ -86,10 +86,10 @@ def test_every_solution_runs_without_an_error(lab, context):
                 if errors:
                     nb.page.locator(STDERR).first.scroll_into_view_if_needed()
                 else:
-                    nb.scroll_to_cell(-1)
+                    nb.scroll_to_last_code_cell()
                 screenshot(nb.page, f"02-solution-{lesson}")
                 results[lesson] = (finished, status, errors, took)
-                nb.page.close()
+                nb.close()
                 del running[lesson]
         time.sleep(0.5)
     summary = "\n".join(
@@ -168,7 +168,7 @@ def test_learner_answers_runs_the_tests_and_validates(lab, context):
     assert HINT_EN in text and HINT_ZH in text, text[-2000:]
     assert "grad_a" not in text, "only the wrong answer fails"
     # Scroll the traceback to the hint, where a learner reads it.
-    message.locator("pre").last.evaluate("e => e.scrollTop = e.scrollHeight")
+    scroll_to_bottom(dialog)
     screenshot(nb.page, "06-validate-failure-hint")
     nb.close_dialog()
 
@@ -181,7 +181,7 @@ def test_assignment_list_finds_the_exchange(lab, context):
     assert listed["success"], listed
 
     page = context.new_page()
-    page.goto(lab.api("/lab/workspaces/assignments/tree?reset"))
+    page.goto(lab.api("/lab/workspaces/assignments?reset"))
     page.wait_for_selector(".jp-LauncherCard", timeout=90_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
     page.locator('.lm-Menu-item[data-command="nbgrader:open-assignment-list"]').click()

@@ -1,0 +1,185 @@
+"""Benchmark: stock ``nbgrader autograde`` against ``course grade`` on the same submissions.
+
+    .venv/bin/python -m autograder.benchmark --n 16
+
+Makes N sample submissions spread over every lesson (a mix of correct, blank and
+wrong), grades them with stock nbgrader (one ``nbgrader autograde`` per lesson, which
+is its best case) and with ``course grade``, one after the other, then merely executes
+the same notebooks with fresh kernels. Prints the times, the ratio, seconds per
+submission, how long the cells themselves take, and whether both graders gave
+identical scores (it exits 1 if they did not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+
+from autograder.release import lessons
+from autograder.samples import SOLUTION_BLOCK, fill, grade_id, lesson_paths, make_course, submit
+
+KINDS = ("correct", "blank", "wrong")
+
+
+def wrong_answers(solution: nbformat.NotebookNode) -> dict[str, str]:
+    """The first answer cell with its solution replaced by ``return None``."""
+    for cell in solution.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and SOLUTION_BLOCK.search(cell.source):
+
+            def stub(m: re.Match) -> str:
+                indent = re.match(r"[ \t]*", m.group(0)).group(0)
+                return f"{indent}return None\n"
+
+            return {grade_id(cell): SOLUTION_BLOCK.sub(stub, cell.source)}
+    return {}
+
+
+def make_submissions(n: int, folder: Path) -> list[tuple[str, str, Path]]:
+    """(student, lesson, notebook) for n submissions cycling through lessons and kinds."""
+    made = []
+    all_lessons = lessons()
+    for i in range(n):
+        lesson = all_lessons[i % len(all_lessons)]
+        kind = (
+            KINDS[(i // len(all_lessons)) % len(KINDS)]
+            if n > len(all_lessons)
+            else KINDS[i % len(KINDS)]
+        )
+        solution_path, released_path = lesson_paths(lesson)
+        solution = nbformat.read(solution_path, as_version=4)
+        released = nbformat.read(released_path, as_version=4)
+        if kind == "correct":
+            nb = fill(released, solution)
+        elif kind == "wrong":
+            nb = fill(released, solution, wrong_answers(solution))
+        else:
+            nb = released
+        student = f"{kind}{i:03d}"
+        path = folder / student / lesson / solution_path.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+        made.append((student, lesson, path))
+    return made
+
+
+def run(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def scores(csv_path: Path) -> dict[tuple[str, str], float]:
+    return {
+        (r["student_id"], r["assignment"]): float(r["score"])
+        for r in csv.DictReader(csv_path.open())
+    }
+
+
+def execute_only(notebooks: list[Path]) -> tuple[float, float]:
+    """(wall seconds, seconds spent in cells) to run the notebooks with fresh kernels."""
+    from nbclient import NotebookClient
+
+    wall = cells = 0.0
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(
+            nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
+        wall += time.perf_counter() - start
+        for cell in nb.cells:
+            timing = cell.get("metadata", {}).get("execution", {})
+            t0, t1 = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+            if t0 and t1:
+                cells += (_ts(t1) - _ts(t0)).total_seconds()
+    return wall, cells
+
+
+def _ts(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=16, help="number of submissions (default 16)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--keep", type=Path, help="keep the working folder here instead of a temporary one"
+    )
+    args = parser.parse_args(argv)
+    bindir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+    with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
+        base = args.keep or Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        subs = make_submissions(args.n, base / "submitted")
+        used = sorted({lesson for _, lesson, _ in subs})
+        print(f"{args.n} submissions over {len(used)} lesson(s) on {os.cpu_count()} core(s)")
+
+        stock = make_course(base / "stock", used)
+        for lesson in used:
+            run([sys.executable, "-m", "nbgrader", "generate_assignment", lesson, "--force"], stock)
+        for student, lesson, path in subs:
+            submit(stock, student, lesson, nbformat.read(path, as_version=4), path.name)
+        t_stock = sum(
+            run([sys.executable, "-m", "nbgrader", "autograde", lesson, "--create"], stock)
+            for lesson in used
+        )
+        run([sys.executable, "-m", "nbgrader", "export", "--to", str(base / "stock.csv")], stock)
+
+        t_fast = run(
+            [
+                sys.executable,
+                "-m",
+                "autograder.cli",
+                "grade",
+                "--quiet",
+                str(base / "submitted"),
+                "--out",
+                str(base / "fast"),
+                "--workers",
+                str(args.workers),
+            ],
+            base,
+        )
+        t_exec, t_cells = execute_only([path for _, _, path in subs])
+
+        stock_scores = scores(base / "stock.csv")
+        fast_scores = scores(base / "fast" / "grades.csv")
+        same = stock_scores == fast_scores
+        n = args.n
+        print(f"stock nbgrader autograde : {t_stock:7.1f} s  ({t_stock / n:5.2f} s per submission)")
+        print(
+            f"course grade (-j {args.workers})     : {t_fast:7.1f} s  ({t_fast / n:5.2f} s per submission)"
+        )
+        print(f"speed-up                 : {t_stock / t_fast:7.2f}x")
+        print(f"execute only, fresh kernels: {t_exec:5.1f} s  ({t_exec / n:5.2f} s per submission)")
+        print(f"time inside the cells    : {t_cells:7.1f} s  ({t_cells / n:5.2f} s per submission)")
+        print(f"identical scores         : {'yes' if same else 'NO'} ({len(stock_scores)} grades)")
+        if not same:
+            for key in sorted(set(stock_scores) | set(fast_scores)):
+                if stock_scores.get(key) != fast_scores.get(key):
+                    print(
+                        f"  {key}: stock {stock_scores.get(key)} vs course grade {fast_scores.get(key)}"
+                    )
+        return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""nbgrader's Execute, made safe for submissions that stop, hang or exhaust their kernel.
+
+Stock Execute lets a dead kernel abort the whole submission (no grade at all), and a
+kernel that ignores interrupts costs the full timeout for every remaining cell. Here
+the cells that ran keep their outputs, the rest stay unrun (their tests then fail in
+:class:`~autograder.preprocessors.VerifyAnswers`), and every such event is noted.
+"""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+from autograder import notes
+
+MEMORY_ERRORS = ("MemoryError", "OutOfMemoryError")
+MEMORY_TEXT = (
+    "can't allocate memory",
+    "not enough memory",
+    "Cannot allocate memory",
+    "out of memory",
+)
+
+
+class SafeExecute(Execute):
+    notebook_timeout = Integer(
+        600, help="Seconds the whole notebook may run; later cells are skipped."
+    ).tag(config=True)
+    responsive_timeout = Integer(
+        10, help="Seconds a kernel has to answer after a timed-out cell."
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._stopped = False
+        self._started = time.monotonic()
+        try:
+            return super().preprocess(nb, resources, km)
+        except (DeadKernelError, CellTimeoutError):
+            # The kernel died between cells, or while being shut down after we stopped it.
+            self._stopped = True
+            return self.nb, self.resources
+
+    def preprocess_cell(self, cell, resources, index):
+        if self._stopped:
+            return cell, resources
+        if time.monotonic() - self._started > self.notebook_timeout:
+            self._stopped = True
+            notes.add(self.nb, "notebook-timeout", index)
+            return cell, resources
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            return self._stop(
+                cell,
+                resources,
+                index,
+                "DeadKernelError",
+                "The kernel died while running this cell. 内核在运行这个单元格时停止了。",
+            )
+        except CellTimeoutError:
+            # The interrupt was ignored and the kernel went silent: it cannot go on.
+            notes.add(self.nb, "timeout", index)
+            self._kill()
+            return self._stop(
+                cell,
+                resources,
+                index,
+                "CellTimeoutError",
+                "The cell ran too long and ignored the interrupt. 这个单元格运行时间过长，且没有响应中断。",
+            )
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            if out.get("ename") == "CellTimeoutError":
+                notes.add(self.nb, "timeout", index)
+                if not self._responsive():
+                    self._stopped = True
+                    notes.add(self.nb, "kernel-died", index)
+                    self._kill()
+            elif out.get("ename") in MEMORY_ERRORS or any(
+                t in str(out.get("evalue", "")) for t in MEMORY_TEXT
+            ):
+                notes.add(self.nb, "memory", index)
+        return cell, resources
+
+    def _stop(self, cell, resources, index: int, ename: str, evalue: str):
+        """The kernel is gone: this cell failed, the rest will not run."""
+        self._stopped = True
+        notes.add(self.nb, "kernel-died", index)
+        cell.outputs.append(
+            nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[])
+        )
+        return cell, resources
+
+    def _responsive(self) -> bool:
+        """After an interrupt, does the kernel answer again (or is it stuck)?"""
+
+        async def probe() -> bool:
+            msg_id = self.kc.kernel_info()
+            deadline = time.monotonic() + self.responsive_timeout
+            while time.monotonic() < deadline:
+                reply = await ensure_async(
+                    self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+                )
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    return True
+            return False
+
+        try:
+            return run_sync(probe)()
+        except Exception:
+            return False
+
+    def _kill(self) -> None:
+        try:
+            run_sync(self.km.provisioner.kill)()
+        except Exception:
+            pass
