@@ -10,7 +10,7 @@ import secrets
 import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
-from traitlets import Bool
+from traitlets import Bool, Integer
 
 from autograder import notes
 from course_utils.exercises import ANSWER_MIME, SEED_ENV, decode, diagnose, get
@@ -268,3 +268,25 @@ class GraderNotes(Preprocessor):
             cell = nbformat.v4.new_markdown_cell(text, metadata={"tags": ["course-grader-notes"]})
             nb.cells.insert(0, cell)
         return nb, resources
+
+
+class TruncateOutput(Preprocessor):
+    """Cap each output's size: nbgrader's LimitOutput counts lines, and one line can be megabytes."""
+
+    enabled = Bool(True).tag(config=True)
+    max_chars = Integer(100_000, help="Characters kept of each output.").tag(config=True)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                out.text = self._cut(out.get("text", ""))
+            for mime, value in list(out.get("data", {}).items()):
+                if isinstance(value, str) and mime != ANSWER_MIME:
+                    out.data[mime] = self._cut(value)
+        return cell, resources
+
+    def _cut(self, text: str) -> str:
+        if len(text) <= self.max_chars:
+            return text
+        dropped = len(text) - self.max_chars
+        return text[: self.max_chars] + f"\n… [{dropped} characters cut · 已截去 {dropped} 个字符]\n"

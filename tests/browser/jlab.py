@@ -91,10 +91,14 @@ class Notebook:
             )
             urllib.request.urlopen(request, timeout=30).close()
 
+    def kernel_ready(self) -> bool:
+        """The server has an idle kernel for this notebook and the page shows it idle."""
+        indicator = self.page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
+        return self.kernel_state() == "idle" and indicator.count() > 0
+
     def wait_kernel_ready(self, timeout: float = KERNEL_READY_S) -> None:
         deadline = time.monotonic() + timeout
-        indicator = self.page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
-        while not (self.kernel_state() == "idle" and indicator.count()):
+        while not self.kernel_ready():
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{self.path}: the kernel did not become ready in {timeout:.0f} s"

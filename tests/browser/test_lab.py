@@ -19,7 +19,7 @@ from autograder.config import COURSE_ID, RELEASE_DIR, ROOT, SOURCE_DIR
 from autograder.labsetup import NEWS_PLUGIN
 from autograder.release import _titles, lessons
 from autograder.samples import grade_id, solved_source
-from tests.browser.jlab import STDERR, Notebook, screenshot, scroll_to_bottom
+from tests.browser.jlab import KERNEL_READY_S, STDERR, Notebook, screenshot, scroll_to_bottom
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -69,15 +69,23 @@ def test_start_page_explains_the_course_and_links_every_lesson(lab, context):
 
 
 def test_every_solution_runs_without_an_error(lab, context):
-    """Run → Run All Cells in each lesson's solution, three lessons at a time."""
+    """Run → Run All Cells in each lesson's solution, a few lessons at a time."""
     assert LESSONS, "no lesson in solutions/"
-    pending, running, results = list(LESSONS), {}, {}
-    while pending or running:
-        while pending and len(running) < PARALLEL:
-            lesson = pending.pop(0)
-            nb = Notebook.open(lab, context, f"solutions/{lesson}/{lesson}.ipynb")
-            nb.start_run_all()
-            running[lesson] = (nb, time.monotonic())
+    # Open every lesson at once (pages load and kernels start meanwhile), run them in turn.
+    waiting = {
+        lesson: Notebook.open(lab, context, f"solutions/{lesson}/{lesson}.ipynb", wait_kernel=False)
+        for lesson in LESSONS
+    }
+    opened, running, results = time.monotonic(), {}, {}
+    while waiting or running:
+        for lesson, nb in list(waiting.items()):
+            if len(running) >= PARALLEL:
+                break
+            if nb.kernel_ready():
+                nb.start_run_all()
+                running[lesson] = (waiting.pop(lesson), time.monotonic())
+            elif time.monotonic() - opened > KERNEL_READY_S:
+                pytest.fail(f"{lesson}: the kernel did not start in {KERNEL_READY_S} s")
         for lesson, (nb, started) in list(running.items()):
             finished, status = nb.run_all_status()
             took = time.monotonic() - started
@@ -91,7 +99,7 @@ def test_every_solution_runs_without_an_error(lab, context):
                 results[lesson] = (finished, status, errors, took)
                 nb.close()
                 del running[lesson]
-        time.sleep(0.5)
+        time.sleep(0.3)
     summary = "\n".join(
         f"{lesson}: {status} in {took:.0f} s" for lesson, (_, status, _, took) in results.items()
     )
@@ -208,7 +216,8 @@ def test_chinese_edition_with_chinese_interface(lab, context):
         page.locator(".jp-Dialog .jp-mod-accept").click()  # "Change and reload"
         page.wait_for_selector(".lm-MenuBar-itemLabel:text-is('文件')", timeout=90_000)
 
-        lesson = Notebook.open(lab, context, f"editions/zh/{MODEL_LESSON}/{MODEL_LESSON}.ipynb")
+        path = f"editions/zh/{MODEL_LESSON}/{MODEL_LESSON}.ipynb"
+        lesson = Notebook.open(lab, context, path, wait_kernel=False)
         text = markdown_text(lesson.page)
         assert re.search(r"第 3 课", text) and "You will learn" not in text, text[:500]
         assert "文件" in lesson.page.locator(".lm-MenuBar").text_content()
