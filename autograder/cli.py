@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
+
+from autograder.config import ensure_tools_on_path
 
 # subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS = {
@@ -20,13 +21,6 @@ COMMANDS = {
         "build a one-language edition (en / zh) of the learner notebooks",
     ),
 }
-
-
-def ensure_tools_on_path() -> None:
-    """nbgrader runs ``alembic`` and ``jupyter`` by name: find them beside this Python."""
-    bindir = os.path.dirname(sys.executable)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
 def main(argv: list[str] | None = None) -> int:

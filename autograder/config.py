@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from traitlets.config import Config
@@ -71,3 +73,10 @@ def configure(c: Config, root: Path = ROOT) -> Config:
 
 def course_config(root: Path = ROOT) -> Config:
     return configure(Config(), root)
+
+
+def ensure_tools_on_path() -> None:
+    """nbgrader runs ``alembic`` and ``jupyter`` by name: find them beside this Python."""
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")

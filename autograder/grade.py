@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import notes
-from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
+from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, ensure_tools_on_path
 
 log = logging.getLogger("course.grade")
 
@@ -173,13 +173,23 @@ def sqlite_path(db_url: str) -> Path | None:
 
 
 def patch_nbgrader() -> None:
-    """nbgrader runs ``alembic heads`` in a subprocess for every gradebook it opens."""
+    """nbgrader runs ``alembic heads`` in a subprocess (seconds) for every gradebook it opens.
+
+    The head revision is a fact of the installed nbgrader: read it once, in-process, with
+    alembic's own API.
+    """
     import nbgrader.api
 
+    ensure_tools_on_path()
     if not hasattr(nbgrader.api.get_alembic_version, "cache_info"):
-        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(
-            nbgrader.api.get_alembic_version
-        )
+        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(_alembic_head)
+
+
+def _alembic_head() -> str:
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
 
 
 @dataclass(frozen=True)

@@ -289,4 +289,6 @@ class TruncateOutput(Preprocessor):
         if len(text) <= self.max_chars:
             return text
         dropped = len(text) - self.max_chars
-        return text[: self.max_chars] + f"\n… [{dropped} characters cut · 已截去 {dropped} 个字符]\n"
+        return (
+            text[: self.max_chars] + f"\n… [{dropped} characters cut · 已截去 {dropped} 个字符]\n"
+        )

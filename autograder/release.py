@@ -18,7 +18,7 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
-from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, course_config
+from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, course_config, ensure_tools_on_path
 
 START_PAGE = "START_HERE.ipynb"
 
@@ -96,6 +96,7 @@ def start_page(root: Path = ROOT) -> nbformat.NotebookNode:
 
 def build(out: Path, root: Path = ROOT) -> None:
     """Generate every learner notebook, and the start page, into ``out``."""
+    ensure_tools_on_path()
     config = course_config(root)
     config.CourseDirectory.release_directory = str(out)
     # nbgrader 0.9.6 still runs SaveCells with no_database: give it a throwaway gradebook.

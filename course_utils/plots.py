@@ -113,3 +113,8 @@ def plot_curve(
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# Register the Chinese font as soon as a lesson imports this module: a figure made with
+# plain matplotlib before any call to ``localized`` must still render Chinese labels.
+use_cjk_font()
