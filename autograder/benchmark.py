@@ -97,7 +97,11 @@ def execute_only(notebooks: list[Path]) -> tuple[float, float]:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
         NotebookClient(
-            nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
+            nb,
+            timeout=120,
+            allow_errors=True,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            resources={"metadata": {"path": str(path.parent)}},
         ).execute()
         wall += time.perf_counter() - start
         for cell in nb.cells:
