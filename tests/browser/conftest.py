@@ -15,6 +15,7 @@ Without /usr/bin/chromium the suite skips, except in CI (``CI=true``) where it f
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -64,7 +65,9 @@ def require(ok: bool, why: str) -> None:
 @pytest.fixture(scope="session")
 def playwright_api():
     require(
-        CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium fonts-wqy-microhei"
+        CHROMIUM.exists(),
+        f"the browser tests drive Debian's Chromium and {CHROMIUM} is missing "
+        "(apt-get install chromium fonts-wqy-microhei)",
     )
     try:
         from playwright.sync_api import sync_playwright
@@ -91,6 +94,24 @@ class Lab:
 
     def api(self, path: str) -> str:
         return f"{self.url}{path}{'&' if '?' in path else '?'}token={self.token}"
+
+
+def fresh_artifacts() -> None:
+    """Empty test-artifacts/browser/ once per test run.
+
+    Should xdist split the browser tests over workers (each then starts its own JupyterLab),
+    the second must not delete the first one's screenshots: the run's id decides.
+    """
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}"
+    with (ARTIFACTS / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        marker = ARTIFACTS / ".run"
+        if marker.is_file() and marker.read_text() == run:
+            return
+        for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.log")]:
+            old.unlink()
+        marker.write_text(run)
 
 
 def _free_port() -> int:
@@ -137,10 +158,9 @@ def lab(playwright_api, tmp_path_factory):
     labsetup.write_nbgrader_config(config_dir, root=exchange_root)
     (exchange_root / ".exchange").mkdir(parents=True)
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    log = ARTIFACTS / "jupyter-server.log"
+    fresh_artifacts()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    log = ARTIFACTS / f"jupyter-server{'-' + worker if worker else ''}.log"
     runtime = base / "runtime"
     env = {k: v for k, v in os.environ.items() if k not in {"COURSE_LANG", "COURSE_GRADER_SEED"}}
     env.update(
@@ -195,9 +215,35 @@ def lab(playwright_api, tmp_path_factory):
                 pass
 
 
+VIEWPORT = {"width": 1400, "height": 900}
+
+
 @pytest.fixture
 def context(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    """A browser context of its own (for a test that changes the page, e.g. its language)."""
+    context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(30_000)
     yield context
     context.close()
+
+
+@pytest.fixture(scope="session")
+def shared_page(browser, lab):
+    """One JupyterLab page for the suite: loading JupyterLab costs seconds of CPU each time."""
+    from tests.browser.jlab import open_lab
+
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    open_lab(lab, page, "tests")
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page(shared_page):
+    """The shared JupyterLab page; a dialog a failed test left open is dismissed afterwards."""
+    from tests.browser.jlab import dismiss_dialogs
+
+    yield shared_page
+    dismiss_dialogs(shared_page)
