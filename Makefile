@@ -18,9 +18,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m autograder.labsetup
 	@touch $(STAMP)
 
+# COURSE_LANG=en or zh opens a one-language edition of the course (built from notebooks/).
+LANG_EDITION := $(filter en zh,$(COURSE_LANG))
+LAB_ROOT := $(if $(LANG_EDITION),editions/$(LANG_EDITION),notebooks)
+
 lab: $(STAMP)
 	$(BIN)/python -m autograder.labsetup
-	$(BIN)/jupyter lab --allow-root --ServerApp.root_dir=notebooks --port=$(PORT) START_HERE.ipynb
+	$(if $(LANG_EDITION),$(BIN)/course edition --lang $(LANG_EDITION))
+	$(BIN)/jupyter lab --allow-root --ServerApp.root_dir=$(LAB_ROOT) \
+		--ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False \
+		--port=$(PORT) START_HERE.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests solutions notebooks $(PYTEST_ARGS)

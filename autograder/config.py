@@ -52,7 +52,6 @@ def configure(c: Config, root: Path = ROOT) -> Config:
     # The default exchange (/usr/local/share/nbgrader/exchange) is not writable for
     # learners and does not exist on a fresh machine.
     c.Exchange.root = str(root / EXCHANGE_DIR)
-    c.Exchange.course_id = COURSE_ID
     c.Execute.timeout = CELL_TIMEOUT_S
     c.Execute.interrupt_on_timeout = True
     c.ClearSolutions.code_stub = {"python": CODE_STUB}

@@ -36,6 +36,22 @@ class CheckFailure(AssertionError):
     def __str__(self) -> str:
         return self.msg.render()
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows: the diagnosis, and the learner's own traceback if their code raised.
+
+        The check's internals are noise to a learner (and would quote the tests).
+        """
+        lines = self.msg.render().splitlines()
+        cause = self.__cause__
+        if cause is not None and not isinstance(cause, NotImplementedError):
+            import traceback
+
+            lines += ["", "Traceback of your function · 你的函数的报错位置:"]
+            tb = cause.__traceback__
+            tb = tb.tb_next if tb is not None and tb.tb_next is not None else tb  # skip our caller
+            lines += "".join(traceback.format_exception(type(cause), cause, tb)).splitlines()
+        return lines
+
 
 def _fmt(x: Any) -> str:
     if _isinstance(x, float):
