@@ -69,6 +69,7 @@ class Sandbox:
     max_processes: int | None = None  # pids cgroup limit, where cgroups can be made
     max_file_bytes: int | None = None  # RLIMIT_FSIZE
     private_tmp: bool = False  # a fresh /tmp and /dev/shm for this kernel
+    keep: list[str] = field(default_factory=list)  # what stays readable under a private /tmp
 
 
 def _libc():
@@ -90,10 +91,20 @@ def _mount_points() -> list[tuple[str, str]]:
     return points
 
 
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """The paths not inside another one of them."""
+    unique = sorted({str(Path(p)) for p in paths})
+    return [p for p in unique if not any(q != p and _under(p, q) for q in unique)]
+
+
 def _remount_read_only(libc, skip: set[str]) -> None:
     flag_of = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
     for point, options in _mount_points():
-        if point in skip or any(point.startswith(s.rstrip("/") + "/") for s in skip if s != "/"):
+        if point in skip:
             continue
         flags = MS_BIND | MS_REMOUNT | MS_RDONLY
         for opt in options.split(","):
@@ -151,12 +162,32 @@ def _confine(box: Sandbox, workdir: str) -> None:
     mounts = box.isolate or bool(box.hide) or box.private_tmp
     if mounts:
         _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
-        keep = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+        tmps = [t for t in ("/tmp", "/dev/shm") if box.private_tmp and Path(t).is_dir()]
+        # Hold what the kernel needs (its folder, the course code, Python) before a private
+        # /tmp covers it, then mount it back; the hiding mounts come after, on top.
+        held = [(workdir, os.open(workdir, os.O_RDONLY | os.O_DIRECTORY))]
+        for path in _outermost(box.keep):
+            if any(_under(path, t) for t in tmps) and Path(path).is_dir():
+                held.append((path, os.open(path, os.O_RDONLY | os.O_DIRECTORY)))
         if box.isolate:
             _check(
                 libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
                 "mount /proc",
             )
+        for tmp in tmps:
+            opts = MS_NOSUID | MS_NODEV
+            _check(
+                libc.mount(b"tmpfs", tmp.encode(), b"tmpfs", opts, b"size=256m,mode=1777"),
+                f"private {tmp}",
+            )
+        for path, fd in sorted(held[1:]) + held[:1]:  # the kernel's own folder last, on top
+            os.makedirs(path, exist_ok=True)
+            flags = MS_BIND | (MS_REC if path != workdir else 0)
+            _check(
+                libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, flags, None),
+                f"bind {path}",
+            )
+            os.close(fd)
         for path in box.hide:
             p = Path(path)
             if p.is_dir():
@@ -166,19 +197,6 @@ def _confine(box: Sandbox, workdir: str) -> None:
                 )
             elif p.exists():
                 _check(libc.mount(b"/dev/null", str(p).encode(), None, MS_BIND, None), f"hide {p}")
-        tmps = [t for t in ("/tmp", "/dev/shm") if box.private_tmp and Path(t).is_dir()]
-        for tmp in tmps:
-            opts = MS_NOSUID | MS_NODEV
-            _check(
-                libc.mount(b"tmpfs", tmp.encode(), b"tmpfs", opts, b"size=256m,mode=1777"),
-                f"private {tmp}",
-            )
-        os.makedirs(workdir, exist_ok=True)
-        _check(
-            libc.mount(f"/proc/self/fd/{keep}".encode(), workdir.encode(), None, MS_BIND, None),
-            "bind workdir",
-        )
-        os.close(keep)
         if box.isolate:
             _remount_read_only(libc, skip={workdir, "/proc", *tmps, *box.hide})
     if box.memory_bytes is not None:

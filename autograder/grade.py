@@ -407,8 +407,20 @@ def default_sandbox(
         max_processes=64,
         max_file_bytes=64 << 20,
         private_tmp=True,
+        keep=kernel_needs(root),
     )
     return asdict(box)
+
+
+def kernel_needs(root: Path = ROOT) -> list[str]:
+    """Folders a kernel must still read: the course, this Python, its packages."""
+    paths = {
+        str(root),
+        sys.prefix,
+        sys.base_prefix,
+        *(p for p in sys.path if p and Path(p).is_dir()),
+    }
+    return sorted(str(Path(p).resolve()) for p in paths)
 
 
 @dataclass

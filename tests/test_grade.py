@@ -138,39 +138,31 @@ def test_missing_input_is_a_clear_error(tmp_path):
     assert proc.returncode == 2 and "does not exist" in proc.stdout
 
 
-def test_killed_half_way_then_resumed(tmp_path):
+@pytest.mark.parametrize("kill_after", [0, 2], ids=["after-prepare", "mid-grading"])
+def test_killed_then_resumed(tmp_path, kill_after):
+    """Killed once the gradebook is prepared, or after some grades: a rerun ends with each grade once."""
     students = {f"s{i}": ("correct", "blank", "partial")[i % 3] for i in range(6)}
     expected = make_submissions(tmp_path / "sub", students)
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "autograder.cli",
-            "grade",
-            "--quiet",
-            str(tmp_path / "sub"),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-        ],
+        [sys.executable, "-m", "autograder.cli", "grade", "--quiet", str(tmp_path / "sub"), "--out", str(out), "--workers", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )
+    )  # fmt: skip
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
-            if len(json.loads((out / "state.json").read_text()).get("graded", {})) >= 2:
+            state = json.loads((out / "state.json").read_text())
+            if state.get("sources") and len(state.get("graded", {})) >= kill_after:
                 break
         except (FileNotFoundError, json.JSONDecodeError):
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = len(json.loads((out / "state.json").read_text())["graded"])
-    assert 2 <= done < len(students)
+    done = len(json.loads((out / "state.json").read_text()).get("graded", {}))
+    assert kill_after <= done < len(students)
 
     proc = course_grade(str(tmp_path / "sub"), "--out", str(out), "--workers", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
