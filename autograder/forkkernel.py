@@ -32,11 +32,16 @@ _sandbox: Sandbox | None = None
 _scratch: Path | None = None
 
 
-def start_server(sandbox: Sandbox | None = None, scratch: Path | None = None) -> None:
-    """Start this process's fork server (once) and set how its kernels are confined."""
+def start_server(
+    sandbox: Sandbox | None = None, scratch: Path | None = None, fork: bool = False
+) -> None:
+    """Start this process's fork server (once) and set how its kernels are confined.
+
+    ``fork=True``: the server is forked from this process (see :class:`ForkServer`).
+    """
     global _server, _sandbox, _scratch
     if _server is None:
-        _server = ForkServer()
+        _server = ForkServer(fork=fork)
     _sandbox = sandbox
     _scratch = Path(scratch or tempfile.mkdtemp(prefix="course-kernels-"))
     _scratch.mkdir(parents=True, exist_ok=True)

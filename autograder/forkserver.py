@@ -307,29 +307,55 @@ def _reap(signum, frame) -> None:
             return
 
 
-def main() -> None:
-    fd = int(sys.argv[1])
-    sock = socket.socket(fileno=fd)
-    # Say hello first: the grader goes on starting up while we import torch.
-    sock.sendall(b'{"ready": true}\n')
+def preload() -> None:
+    """Import what kernels use, so that forked kernels start with it loaded."""
     for name in PRELOAD:
         try:
             __import__(name)
         except Exception:  # a missing optional module only costs speed
             pass
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    sock = socket.socket(fileno=fd)
+    # Say hello first: the grader goes on starting up while we import torch.
+    sock.sendall(b'{"ready": true}\n')
+    preload()
     serve(sock)
 
 
 class ForkServer:
-    """Client side: start the server, then ask it for kernels."""
+    """Client side: start the server, then ask it for kernels.
 
-    def __init__(self) -> None:
+    With ``fork=True`` the server is a fork of this process, which must have imported
+    what kernels need (:func:`preload`) and must not yet run threads or hold sockets
+    that kernels should not inherit. Otherwise it is a new Python that imports them.
+    """
+
+    def __init__(self, fork: bool = False) -> None:
         parent, child = socket.socketpair()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.forkserver", str(child.fileno())],
-            pass_fds=[child.fileno()],
-            stdin=subprocess.DEVNULL,
-        )
+        self._pid = None
+        self._proc = None
+        if fork:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    parent.close()
+                    keep = child.fileno()
+                    os.closerange(3, keep)
+                    os.closerange(keep + 1, 1 << 16)
+                    child.sendall(b'{"ready": true}\n')
+                    serve(child)
+                finally:
+                    os._exit(0)
+            self._pid = pid
+        else:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "autograder.forkserver", str(child.fileno())],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
         child.close()
         self._sock = parent
         self._stream = parent.makefile("rwb", buffering=0)
@@ -360,10 +386,16 @@ class ForkServer:
         try:
             self._sock.close()
         finally:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+            if self._proc is not None:
+                try:
+                    self._proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+            elif self._pid is not None:
+                try:
+                    os.waitpid(self._pid, 0)
+                except ChildProcessError:
+                    pass
 
 
 if __name__ == "__main__":

@@ -261,7 +261,9 @@ def _init_worker(
     from autograder.forkserver import Sandbox
 
     box = Sandbox(**sandbox) if sandbox is not None else None
-    forkkernel.start_server(box, Path(scratch))
+    # Forked from the grader, this worker has torch loaded and no threads yet: its fork
+    # server can be a fork of it too, with nothing left to import.
+    forkkernel.start_server(box, Path(scratch), fork=True)
     _worker.update(course=Path(course), db_url=db_url, sandbox=box, limits=limits)
 
 
@@ -485,7 +487,12 @@ def grade(
 def _run_pool(
     todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root
 ) -> list[Result]:
-    ctx = mp.get_context("spawn")
+    # Workers are forks of this process once it has imported what grading and kernels
+    # need: no worker imports torch or nbgrader again.
+    from autograder import forkserver, preprocessors  # noqa: F401
+
+    forkserver.preload()
+    ctx = mp.get_context("fork")
     box = default_sandbox(out, submitted, db_url, limits, root) if sandbox else None
     scratch = out / ".kernels"
     scratch.mkdir(exist_ok=True)
@@ -536,6 +543,7 @@ def _run_pool(
 def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: workers are forked from this process
     return tqdm(
         total=total, unit="submission", disable=not enabled, file=sys.stderr, dynamic_ncols=True
     )
