@@ -76,26 +76,17 @@ def write_report(folder: Path, graded: dict[str, dict]) -> None:
     if passes:
         names = sorted(passes)
         rates = [100 * sum(passes[n]) / len(passes[n]) for n in names]
-        fig, ax = plt.subplots(figsize=(7, 0.28 * len(names) + 1))
-        ax.barh(names, rates, color="#55a868")
-        ax.set_xlim(0, 100)
-        ax.set_xlabel("pass rate %")
-        ax.invert_yaxis()
-        ax.tick_params(axis="y", labelsize=7)
-        fig.tight_layout()
-        fig.savefig(folder / "exercises.png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
+        _bars(folder / "exercises.png", names, rates, "pass rate %", "#55a868", xlim=100)
         figures.append(("exercises.png", "Pass rate per exercise", "各练习通过率"))
     slowest = sorted(timings, reverse=True)[:10]
     if slowest:
-        fig, ax = plt.subplots(figsize=(7, 0.3 * len(slowest) + 1))
-        ax.barh([k for _, k in slowest], [s for s, _ in slowest], color="#c44e52")
-        ax.set_xlabel("seconds")
-        ax.invert_yaxis()
-        ax.tick_params(axis="y", labelsize=7)
-        fig.tight_layout()
-        fig.savefig(folder / "slowest.png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
+        _bars(
+            folder / "slowest.png",
+            [k for _, k in slowest],
+            [t for t, _ in slowest],
+            "seconds",
+            "#c44e52",
+        )
         figures.append(("slowest.png", "Slowest submissions", "耗时最长的提交"))
 
     rows = "".join(
@@ -119,3 +110,26 @@ def write_report(folder: Path, graded: dict[str, dict]) -> None:
 <h2>What the grader noticed · 评分时发现的问题</h2><ul>{notes or "<li>nothing · 无</li>"}</ul>
 </body></html>"""
     (folder / "index.html").write_text(page, encoding="utf-8")
+
+
+def _bars(
+    path: Path,
+    names: list[str],
+    values: list[float],
+    xlabel: str,
+    color: str,
+    xlim: float | None = None,
+) -> None:
+    """A horizontal bar chart, first item on top."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(names) + 1))
+    ax.barh(names, values, color=color)
+    if xlim is not None:
+        ax.set_xlim(0, xlim)
+    ax.set_xlabel(xlabel)
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
