@@ -35,8 +35,6 @@ import nbformat
 from autograder import notes
 from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, ensure_tools_on_path
 
-log = logging.getLogger("course.grade")
-
 STATE_FILE = "state.json"
 MAX_ZIP_BYTES = 2 << 30
 MAX_NOTEBOOK_BYTES = 20 << 20
@@ -460,6 +458,11 @@ def grade(
         state = {"sources": {}}  # another gradebook: grade everything again
     state["db_url"] = db_url
     jobs, problems = discover(submitted, set(lessons(root)))
+    if sandbox and not sandbox_supported():
+        problems.append(
+            "kernels run unconfined: the sandbox needs root on Linux "
+            "(answers are still verified outside the learner's kernel)"
+        )
     assignments = sorted({j.assignment for j in jobs})
     patch_nbgrader()
     prepare_course(out / "course", assignments, db_url, state, root)
