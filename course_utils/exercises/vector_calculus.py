@@ -101,7 +101,8 @@ def _backward_with(w: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> torch.T
     return x.grad
 
 
-def _w_x_v(gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+def _w_x_and_output_vector(gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """W, x and a random vector shaped like y = W @ sin(x) (an upstream gradient or a target)."""
     w, x = _w_x(gen)
     return w, x, torch.randn(w.shape[0], generator=gen)
 
@@ -110,7 +111,7 @@ register(
     Exercise(
         id="vector_calculus.vjp",
         title=Msg("x.grad after y.backward(gradient=v)", "y.backward(gradient=v) 之后的 x.grad"),
-        make_args=_w_x_v,
+        make_args=_w_x_and_output_vector,
         reference=_backward_with,
         hint=Msg(
             "backward(gradient=v) computes the vector-Jacobian product vᵀJ: one number per "
@@ -140,16 +141,11 @@ def _loss_grad(w: torch.Tensor, x: torch.Tensor, target: torch.Tensor) -> torch.
     return x.grad
 
 
-def _w_x_target(gen: torch.Generator) -> tuple[torch.Tensor, ...]:
-    w, x = _w_x(gen)
-    return w, x, torch.randn(w.shape[0], generator=gen)
-
-
 register(
     Exercise(
         id="vector_calculus.loss_grad",
         title=Msg("∂l/∂x from v = ∂l/∂y", "由 v = ∂l/∂y 得到 ∂l/∂x"),
-        make_args=_w_x_target,
+        make_args=_w_x_and_output_vector,
         reference=_loss_grad,
         hint=Msg(
             "Two steps. First the loss alone: l = ½ Σ (y_i − t_i)² gives v = ∂l/∂y = y − t, "
