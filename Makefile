@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[autograder,dev]"
-	$(BIN)/python -m autograder.labsetup
+	$(BIN)/python -m autograder.lab.setup
 	@touch $(STAMP)
 
 # COURSE_LANG=en or zh opens a one-language edition of the course (built from notebooks/).
@@ -23,11 +23,11 @@ LANG_EDITION := $(filter en zh,$(COURSE_LANG))
 LAB_ROOT := $(if $(LANG_EDITION),editions/$(LANG_EDITION),notebooks)
 
 lab: $(STAMP)
-	$(BIN)/python -m autograder.labsetup
+	$(BIN)/python -m autograder.lab.setup
 	$(if $(LANG_EDITION),$(BIN)/course edition --lang $(LANG_EDITION))
 	$(BIN)/jupyter lab --allow-root --ServerApp.root_dir=$(LAB_ROOT) \
 		--ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False \
-		--port=$(PORT) START_HERE.ipynb
+		--port=$(PORT) $(LAB_ROOT)/START_HERE.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests solutions notebooks $(PYTEST_ARGS)

@@ -21,21 +21,21 @@ TEXT_STUB = "YOUR ANSWER HERE (在此处写你的答案)"
 
 SANITIZE_PREPROCESSORS = [
     "nbgrader.preprocessors.ClearOutput",
-    "autograder.preprocessors.RepairNotebook",
+    "autograder.grading.preprocessors.RepairNotebook",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 AUTOGRADE_PREPROCESSORS = [
-    "autograder.preprocessors.AssignSeed",
-    "autograder.execute.SafeExecute",
-    "autograder.preprocessors.VerifyAnswers",
-    "autograder.preprocessors.GraderNotes",
+    "autograder.grading.preprocessors.AssignSeed",
+    "autograder.grading.execute.SafeExecute",
+    "autograder.grading.preprocessors.VerifyAnswers",
+    "autograder.grading.preprocessors.GraderNotes",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "autograder.preprocessors.TruncateOutput",
+    "autograder.grading.preprocessors.TruncateOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -57,14 +57,14 @@ def configure(c: Config, root: Path = ROOT) -> Config:
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.ClearSolutions.text_stub = TEXT_STUB
     # Submissions are repaired, run safely, and their answers checked again outside the
-    # learner's kernel (autograder/preprocessors.py, autograder/execute.py).
+    # learner's kernel (autograder/grading/preprocessors.py, autograder/grading/execute.py).
     c.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
     c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
     # Stock feedback shows hidden tests and the tracebacks that quote them.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "nbgrader.preprocessors.ClearHiddenTests",
-        "autograder.preprocessors.SanitizeFeedback",
+        "autograder.grading.preprocessors.SanitizeFeedback",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     return c

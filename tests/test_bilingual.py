@@ -1,7 +1,7 @@
 import nbformat
 
-from autograder.authoring import code, lesson, md, write
-from autograder.bilingual import check_notebook, check_tree, load_glossary
+from autograder.authoring.bilingual import check_notebook, check_tree, load_glossary
+from autograder.authoring.cells import code, lesson, md, write
 
 
 def test_the_whole_course_follows_the_convention_and_glossary(root):

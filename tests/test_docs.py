@@ -5,7 +5,7 @@ import re
 import nbformat
 import pytest
 
-from autograder.release import lessons
+from autograder.authoring.release import lessons
 
 TABLES = ["SOURCE_MAP.md", "TOPICS.md"]
 

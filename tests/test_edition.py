@@ -8,11 +8,11 @@ import re
 import nbformat
 import pytest
 
+from autograder.authoring.edition import LANGS, build_edition, edition_notebook, keep_cell
+from autograder.authoring.release import START_PAGE, lessons
+from autograder.authoring.samples import fill, lesson_paths, make_course, points, submit
 from autograder.cli import main as course
 from autograder.config import RELEASE_DIR, ROOT
-from autograder.edition import LANGS, build_edition, edition_notebook, keep_cell
-from autograder.release import START_PAGE, lessons
-from autograder.samples import fill, lesson_paths, make_course, points, submit
 from tests.test_nbgrader_e2e import LESSON, nbgrader
 
 CJK = re.compile(r"[\u3400-\u9fff]")

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from autograder.samples import fill, lesson_paths, points
+from autograder.authoring.samples import fill, lesson_paths, points
 from tests.test_nbgrader_e2e import visible_text
 
 LESSON = "03_differentiation"

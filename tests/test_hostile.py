@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.samples import fill, grade_id, lesson_paths, points
+from autograder.authoring.samples import fill, grade_id, lesson_paths, points
 from tests.conftest import ROOT
 from tests.test_grade import course_grade
 from tests.test_nbgrader_e2e import visible_text

@@ -9,8 +9,8 @@ import csv
 import nbformat
 import pytest
 
-from autograder.release import lessons
-from autograder.samples import lesson_paths, points
+from autograder.authoring.release import lessons
+from autograder.authoring.samples import lesson_paths, points
 from tests.test_grade import course_grade
 
 LESSONS = lessons()

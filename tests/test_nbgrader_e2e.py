@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder.samples import fill, lesson_paths, make_course, points, submit
+from autograder.authoring.samples import fill, lesson_paths, make_course, points, submit
 
 LESSON = "03_differentiation"
 WRONG = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}

@@ -4,7 +4,7 @@ import sys
 
 import nbformat
 
-from autograder.release import differences, lessons, release
+from autograder.authoring.release import differences, lessons, release
 
 
 def test_notebooks_are_in_sync_with_solutions(root):

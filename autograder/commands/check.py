@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from autograder.bilingual import check_tree
+from autograder.authoring.bilingual import check_tree
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autograder.authoring.edition import EDITIONS_DIR, LANGS, build_edition
 from autograder.config import RELEASE_DIR, ROOT
-from autograder.edition import EDITIONS_DIR, LANGS, build_edition
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autograder.grade import Limits, grade
+    from autograder.grading.grade import Limits, grade
 
     try:
         summary = grade(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from autograder.authoring.release import release
 from autograder.config import RELEASE_DIR, SOURCE_DIR
-from autograder.release import release
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ The server serves a scratch folder laid out as a learner (and an instructor) wou
     <root>/editions/zh/...                         `course edition --lang zh`
 
 and runs from the course root, like `make lab`, so that nbgrader's Validate finds
-nbgrader_config.py. JupyterLab's settings come from ``autograder.labsetup`` but are written
+nbgrader_config.py. JupyterLab's settings come from ``autograder.lab.setup`` but are written
 into scratch folders, so the tests neither depend on nor change this machine's settings.
 
 Without /usr/bin/chromium the suite skips, except in CI (``CI=true``) where it fails.
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import labsetup
+from autograder.authoring.edition import build_edition
 from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
-from autograder.edition import build_edition
+from autograder.lab import setup as labsetup
 
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -152,7 +152,7 @@ def lab(playwright_api, tmp_path_factory):
     )
     build_edition("zh", out=root / "editions" / "zh")
 
-    # What `make lab` prepares (autograder.labsetup), in scratch folders.
+    # What `make lab` prepares (autograder.lab.setup), in scratch folders.
     app_settings, config_dir, exchange_root = base / "app-settings", base / "etc", base / "course"
     labsetup.write_lab_overrides(app_settings, lang="both")
     labsetup.write_nbgrader_config(config_dir, root=exchange_root)

@@ -14,10 +14,10 @@ import urllib.request
 import nbformat
 import pytest
 
+from autograder.authoring.release import _titles, lessons
+from autograder.authoring.samples import grade_id, solved_source
 from autograder.config import COURSE_ID, RELEASE_DIR, ROOT, SOURCE_DIR
-from autograder.labsetup import NEWS_PLUGIN
-from autograder.release import _titles, lessons
-from autograder.samples import grade_id, solved_source
+from autograder.lab.setup import NEWS_PLUGIN
 from tests.browser.jlab import (
     KERNEL_READY_S,
     NOTEBOOK_OPEN_S,

@@ -3,7 +3,7 @@
 Stock Execute lets a dead kernel abort the whole submission (no grade at all), and a
 kernel that ignores interrupts costs the full timeout for every remaining cell. Here
 the cells that ran keep their outputs, the rest stay unrun (their tests then fail in
-:class:`~autograder.preprocessors.VerifyAnswers`), and every such event is noted.
+:class:`~autograder.grading.preprocessors.VerifyAnswers`), and every such event is noted.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from autograder import notes
+from autograder.grading import notes
 
 MEMORY_ERRORS = ("MemoryError", "OutOfMemoryError")
 MEMORY_TEXT = (

@@ -1,7 +1,7 @@
 """Kernels from the fork server, plugged into jupyter_client and nbgrader's Execute.
 
 ``ForkKernelManager`` is an ordinary ``AsyncKernelManager`` whose provisioner asks the
-fork server (:mod:`autograder.forkserver`) for the kernel process instead of starting a
+fork server (:mod:`autograder.grading.forkserver`) for the kernel process instead of starting a
 new Python. Everything above it (nbclient, nbgrader's Execute, timeouts, interrupts)
 is unchanged. Kernels talk over Unix sockets in their own working folder, so a kernel
 without network access still reaches the grader.
@@ -24,8 +24,8 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Type
 
-from autograder.execute import SafeExecute
-from autograder.forkserver import ForkServer, Sandbox
+from autograder.grading.execute import SafeExecute
+from autograder.grading.forkserver import ForkServer, Sandbox
 
 _server: ForkServer | None = None
 _sandbox: Sandbox | None = None

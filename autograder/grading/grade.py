@@ -5,7 +5,7 @@ autograding preprocessors, its gradebook) and GenerateFeedback; what changes is 
 
 - N worker processes grade N submissions at once;
 - kernels are forked from a process that has already imported torch
-  (:mod:`autograder.forkkernel`), each confined by a :class:`~autograder.forkserver.Sandbox`;
+  (:mod:`autograder.grading.forkkernel`), each confined by a :class:`~autograder.grading.forkserver.Sandbox`;
 - nbgrader's per-connection ``alembic heads`` subprocess is asked once per worker;
 - a state file records what was graded, so a second run grades only what is new or
   changed, and a run killed half-way resumes where it stopped.
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import notes
 from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, ensure_tools_on_path
+from autograder.grading import notes
 
 STATE_FILE = "state.json"
 MAX_ZIP_BYTES = 2 << 30
@@ -208,7 +208,9 @@ def nbgrader_config(course: Path, db_url: str, fast: bool = True, limits: Limits
     c.SafeExecute.notebook_timeout = limits.notebook_seconds
     if fast:
         c.Autograde.autograde_preprocessors = [
-            "autograder.forkkernel.ForkExecute" if p == "autograder.execute.SafeExecute" else p
+            "autograder.grading.forkkernel.ForkExecute"
+            if p == "autograder.grading.execute.SafeExecute"
+            else p
             for p in AUTOGRADE_PREPROCESSORS
         ]
     return c
@@ -255,8 +257,8 @@ def _init_worker(
     warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy warnings would bury the progress bar
     logging.disable(logging.WARNING)
     patch_nbgrader()
-    from autograder import forkkernel
-    from autograder.forkserver import Sandbox
+    from autograder.grading import forkkernel
+    from autograder.grading.forkserver import Sandbox
 
     box = Sandbox(**sandbox) if sandbox is not None else None
     # Forked from the grader, this worker has torch loaded and no threads yet: its fork
@@ -388,7 +390,7 @@ def default_sandbox(
 ) -> dict | None:
     if not sandbox_supported():
         return None
-    from autograder.forkserver import Sandbox
+    from autograder.grading.forkserver import Sandbox
 
     hide = [
         str(root / SOURCE_DIR),
@@ -444,7 +446,7 @@ def grade(
     root: Path = ROOT,
 ) -> Summary:
     """Grade every new or changed submission under ``submitted`` into ``out``."""
-    from autograder.release import lessons
+    from autograder.authoring.release import lessons
 
     start = time.monotonic()
     out = out.resolve()
@@ -481,7 +483,7 @@ def grade(
         results = _run_pool(
             todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root
         )
-    from autograder.export import export
+    from autograder.grading.export import export
 
     export(out, db_url, state)
     return Summary(results, skipped, problems, time.monotonic() - start, out)
@@ -492,7 +494,7 @@ def _run_pool(
 ) -> list[Result]:
     # Workers are forks of this process once it has imported what grading and kernels
     # need: no worker imports torch or nbgrader again.
-    from autograder import forkserver, preprocessors  # noqa: F401
+    from autograder.grading import forkserver, preprocessors  # noqa: F401
 
     forkserver.preload()
     ctx = mp.get_context("fork")

@@ -12,7 +12,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from traitlets import Bool, Integer
 
-from autograder import notes
+from autograder.grading import notes
 from course_utils.exercises import ANSWER_MIME, SEED_ENV, decode, diagnose, get
 from course_utils.i18n import Msg
 

@@ -1,4 +1,4 @@
-"""autograder.labsetup: what `make lab` prepares before JupyterLab starts."""
+"""autograder.lab.setup: what `make lab` prepares before JupyterLab starts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from autograder import labsetup
 from autograder.config import COURSE_ID
+from autograder.lab import setup as labsetup
 
 NEWS = {"fetchNews": "false", "checkForUpdates": False}
 
@@ -143,7 +143,9 @@ def test_a_stale_matplotlib_font_list_is_rebuilt(tmp_path):
     data["ttflist"] = [f for f in data["ttflist"] if f["name"] not in cjk]
     cache.write_text(json.dumps(data))  # as if the font came after the cache
     assert (
-        python("from autograder import labsetup; print(labsetup.refresh_matplotlib_fonts())")
+        python(
+            "from autograder.lab import setup as labsetup; print(labsetup.refresh_matplotlib_fonts())"
+        )
         == "True"
     )
     names = {f["name"] for f in json.loads(cache.read_text())["ttflist"]}

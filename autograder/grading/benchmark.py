@@ -1,6 +1,6 @@
 """Benchmark: stock ``nbgrader autograde`` against ``course grade`` on the same submissions.
 
-    .venv/bin/python -m autograder.benchmark --n 16
+    .venv/bin/python -m autograder.grading.benchmark --n 16
 
 Makes N sample submissions spread over every lesson (a mix of correct, blank and
 wrong), grades them with stock nbgrader (one ``nbgrader autograde`` per lesson, which
@@ -25,8 +25,15 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.release import lessons
-from autograder.samples import SOLUTION_BLOCK, fill, grade_id, lesson_paths, make_course, submit
+from autograder.authoring.release import lessons
+from autograder.authoring.samples import (
+    SOLUTION_BLOCK,
+    fill,
+    grade_id,
+    lesson_paths,
+    make_course,
+    submit,
+)
 
 KINDS = ("correct", "blank", "wrong")
 

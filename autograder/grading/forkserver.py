@@ -352,7 +352,7 @@ class ForkServer:
             self._pid = pid
         else:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "autograder.forkserver", str(child.fileno())],
+                [sys.executable, "-m", "autograder.grading.forkserver", str(child.fileno())],
                 pass_fds=[child.fileno()],
                 stdin=subprocess.DEVNULL,
             )

@@ -1,7 +1,7 @@
 """What the grader noticed about a submission, for the log and, in both languages, the learner.
 
 Preprocessors record notes in the notebook's metadata (``course_grader.notes``) as
-``[code, detail]`` pairs; :class:`~autograder.preprocessors.GraderNotes` turns them into
+``[code, detail]`` pairs; :class:`~autograder.grading.preprocessors.GraderNotes` turns them into
 a bilingual cell at the top of the graded notebook, which the feedback shows.
 """
 

@@ -1,6 +1,6 @@
 """Prepare the learner's JupyterLab: nbgrader's exchange, quiet defaults, language, a CJK font.
 
-Run by ``make lab`` and ``make setup`` (``python -m autograder.labsetup``); safe to run again.
+Run by ``make lab`` and ``make setup`` (``python -m autograder.lab.setup``); safe to run again.
 
 1. ``.exchange/`` exists (nbgrader's exchange lives inside the course, see ``config.py``).
 2. nbgrader's JupyterLab panels find the course configuration from any folder: JupyterLab
@@ -37,7 +37,7 @@ LANGUAGE_PLUGIN = "@jupyterlab/translation-extension:plugin"
 LAB_LOCALES = {"zh": "zh_CN", "en": "en"}
 
 NBGRADER_CONFIG = """\
-# Written by autograder/labsetup.py (`make lab`): nbgrader's JupyterLab panels load their
+# Written by autograder/lab/setup.py (`make lab`): nbgrader's JupyterLab panels load their
 # configuration from the folder JupyterLab serves, which has no nbgrader_config.py. This file
 # (in the environment's Jupyter config path) gives them the course's exchange. The course's
 # own nbgrader_config.py, read from the working directory, overrides it.
@@ -220,7 +220,7 @@ def setup(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.labsetup", description=__doc__.splitlines()[0]
+        prog="python -m autograder.lab.setup", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--no-fonts", action="store_true", help="do not check for (or install) a Chinese font"

@@ -1,0 +1,1 @@
+"""Authoring: lesson cells, the bilingual convention, releases and one-language editions."""

@@ -1,0 +1,1 @@
+"""Grading: nbgrader preprocessors, sandboxed fork-server kernels, the parallel grader, reports."""

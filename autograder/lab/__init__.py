@@ -1,0 +1,1 @@
+"""The learner's side: JupyterLab set-up (and, later, the hub)."""
