@@ -33,6 +33,15 @@ ANSWER_MIME = "application/vnd.autograd-course.answer+json"
 SEED_ENV = "COURSE_GRADER_SEED"
 MAX_ENCODED_ELEMENTS = 100_000
 
+# The means an exercise may forbid (``Exercise.forbids``). A derivation "by hand" forbids
+# every way of letting torch or the course differentiate for the learner.
+AUTOGRAD = "autograd"  # .backward(), torch.autograd.* (grad, functional.jacobian, ...)
+TORCH_FUNC = "torch.func"  # torch.func / functorch transforms (grad, vjp, jacrev, ...)
+OPTIM = "torch.optim"  # an optimizer, where the update rule is the exercise
+COURSE_REFERENCE = "course_reference"  # the course's own reference code (course_utils.*)
+DYNAMIC_CODE = "dynamic_code"  # exec / eval / compile of strings, importlib tricks
+BY_HAND = frozenset({AUTOGRAD, TORCH_FUNC, COURSE_REFERENCE, DYNAMIC_CODE})
+
 
 @dataclass(frozen=True)
 class Exercise:
@@ -43,7 +52,8 @@ class Exercise:
     answer is compared: ``"tensor"``, ``"tensors"`` (a tuple of tensors) or ``"value"``
     (a Python number or bool). ``edge_cases()`` lists extra inputs the hidden test adds.
     ``no_graph`` asks tensor answers to be outside any computational graph
-    (``requires_grad`` False, no ``grad_fn``).
+    (``requires_grad`` False, no ``grad_fn``). ``forbids`` names the means the exercise
+    does not accept (:data:`BY_HAND` for a derivation by hand).
     """
 
     id: str
@@ -59,6 +69,7 @@ class Exercise:
     rtol: float = 1e-4
     atol: float = 1e-5
     no_graph: bool = False
+    forbids: frozenset[str] = frozenset()
 
     def args_for(self, seed: int, trial: int) -> tuple:
         digest = hashlib.sha256(f"{seed}:{self.id}:{trial}".encode()).digest()
