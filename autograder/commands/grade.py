@@ -1,11 +1,24 @@
-"""course grade SUBMITTED [--workers N] [--db URL] [--out DIR]"""
+"""course grade SUBMITTED [--workers N] [--threads N] [--db URL] [--out DIR]"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
+import signal
 import statistics
+import sys
 from pathlib import Path
+
+from course_utils.i18n import Msg
+
+STOPPED = Msg(
+    "course grade: stopped by {signal}. {done} of {total} submission(s) graded and kept "
+    "(state: {state}). To grade the rest, run the same command again:\n  {command}",
+    "course grade：评分被 {signal} 中止。{total} 份提交中已评完的 {done} 份已保存"
+    "（状态文件：{state}）。再次运行同一条命令即可继续评阅其余提交：\n  {command}",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,12 +58,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory", type=float, default=2.0, help="GiB a kernel may allocate (default 2)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per kernel and worker (default: cores ÷ workers)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from autograder.grading.grade import Limits, grade
+    from autograder.grading.grade import Interrupted, Limits, grade
 
+    if args.threads is not None and args.threads < 1:
+        print("course grade: --threads must be at least 1")
+        return 2
     try:
         summary = grade(
             args.submitted,
@@ -60,10 +82,15 @@ def run(args: argparse.Namespace) -> int:
             sandbox=not args.no_sandbox,
             progress=not args.quiet,
             limits=Limits(args.cell_timeout, args.notebook_timeout, int(args.memory * (1 << 30))),
+            threads=args.threads,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"course grade: {exc}")
         return 2
+    except Interrupted as stop:
+        stopped(args.out, stop.signum)
+    except KeyboardInterrupt:  # before the handlers were in place
+        stopped(args.out, signal.SIGINT)
     for p in summary.problems:
         print(f"warning: {p}")
     graded = summary.graded
@@ -80,3 +107,29 @@ def run(args: argparse.Namespace) -> int:
         f"grades: {summary.out / 'grades.csv'}  feedback: {summary.out / 'feedback'}  report: {summary.out / 'report' / 'index.html'}"
     )
     return 0 if all(r.ok for r in graded) else 1
+
+
+def stopped(out: Path, signum: int) -> None:
+    """Say what was kept and how to go on, then end now with 128 + the signal's number.
+
+    The workers are already gone (and with them their fork servers and kernels); ending
+    with ``os._exit`` skips interpreter shutdown, which would otherwise wait on them.
+    """
+    try:
+        state = json.loads((out / "state.json").read_text())
+    except (OSError, ValueError):
+        state = {}
+    graded = state.get("graded", {})
+    message = STOPPED.format(
+        signal=signal.Signals(signum).name,
+        done=sum(bool(r.get("ok")) for r in graded.values()),
+        total=state.get("total", "?"),
+        state=out / "state.json",
+        command=shlex.join(["course", *sys.argv[1:]]),
+    )
+    try:
+        print(message, flush=True)
+        sys.stderr.flush()
+    except OSError:
+        pass  # the terminal is gone (SIGHUP): the state file still says it all
+    os._exit(128 + signum)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import shutil
 import statistics
 from collections import defaultdict
@@ -23,10 +24,12 @@ def export_csv(path: Path, db_url: str) -> None:
     from nbgrader.plugins import CsvExportPlugin
 
     plugin = CsvExportPlugin()
-    plugin.to = str(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    plugin.to = str(tmp)
     plugin.log.setLevel("ERROR")
     with Gradebook(db_url, COURSE_ID) as gb:
         plugin.export(gb)
+    os.replace(tmp, path)  # a run stopped half-way never leaves half a grades.csv
 
 
 def copy_feedback(out: Path) -> None:

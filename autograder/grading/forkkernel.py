@@ -25,24 +25,30 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Type
 
 from autograder.grading.execute import SafeExecute
-from autograder.grading.forkserver import ForkServer, Sandbox
+from autograder.grading.forkserver import THREAD_VARS, ForkServer, Sandbox
 
 _server: ForkServer | None = None
 _sandbox: Sandbox | None = None
 _scratch: Path | None = None
+_threads: int | None = None
 
 
 def start_server(
-    sandbox: Sandbox | None = None, scratch: Path | None = None, fork: bool = False
+    sandbox: Sandbox | None = None,
+    scratch: Path | None = None,
+    fork: bool = False,
+    threads: int | None = None,
 ) -> None:
     """Start this process's fork server (once) and set how its kernels are confined.
 
     ``fork=True``: the server is forked from this process (see :class:`ForkServer`).
+    ``threads``: torch's intra-op threads in each kernel (None: torch's default).
     """
-    global _server, _sandbox, _scratch
+    global _server, _sandbox, _scratch, _threads
     if _server is None:
         _server = ForkServer(fork=fork)
     _sandbox = sandbox
+    _threads = threads
     _scratch = Path(scratch or tempfile.mkdtemp(prefix="course-kernels-"))
     _scratch.mkdir(parents=True, exist_ok=True)
 
@@ -112,6 +118,8 @@ class ForkProvisioner(LocalProvisioner):
         env = dict(kwargs.get("env") or os.environ)
         cwd = str(kwargs.get("cwd") or os.getcwd())
         box = _sandbox
+        if _threads:
+            env.update(dict.fromkeys(THREAD_VARS, str(_threads)))
         workdir = Path(km.connection_file).parent
         if box is not None and box.isolate:
             # The kernel works in a private copy of the notebook's folder (data files, no
@@ -128,7 +136,9 @@ class ForkProvisioner(LocalProvisioner):
             )
         if box is not None and box.hide:
             box = replace(box, hide=[h for h in box.hide if not str(workdir).startswith(h)])
-        pid = _server.spawn(km.connection_file, cwd, env, box, log=str(workdir / "kernel.log"))
+        pid = _server.spawn(
+            km.connection_file, cwd, env, box, log=str(workdir / "kernel.log"), threads=_threads
+        )
         self.process = ForkedProcess(pid)
         self.pid = pid
         self.pgid = pid

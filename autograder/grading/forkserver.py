@@ -53,6 +53,7 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
@@ -80,6 +81,43 @@ def _check(ret: int, what: str) -> None:
     if ret != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def die_with_parent(parent: int | None = None, lifeline: int | None = None) -> None:
+    """Have the kernel SIGKILL this process when its parent dies, however the parent dies.
+
+    Call it first thing after ``fork``. The parent may already be dead by then (the
+    kernel would then never send the signal), which shows as a parent pid other than
+    ``parent``, or, where the parent is outside this PID namespace and so has no pid
+    here, as the end of the ``lifeline`` pipe whose write end only the parent holds.
+    """
+    import select
+
+    if _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        os._exit(1)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+    if lifeline is not None and select.select([lifeline], [], [], 0)[0]:
+        os._exit(1)  # readable: the parent's end is closed, the parent is gone
+
+
+def threads_for_torch(threads: int | None) -> None:
+    """Set torch's intra-op threads in a forked process (its pools start at the first op).
+
+    The OpenMP/MKL variables are read when the libraries load, which happened before the
+    fork, so they only reach what this process execs; torch's own setting is what counts
+    for torch here.
+    """
+    if not threads:
+        return
+    for var in THREAD_VARS:
+        os.environ[var] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _mount_points() -> list[tuple[str, str]]:
@@ -216,10 +254,11 @@ def _vm_size() -> int:
     return 0
 
 
-def _child(request: dict) -> None:
+def _child(request: dict, server: int) -> None:
     """Become the kernel (or, when isolated, the parent that waits for it). Never returns."""
     code = 1
     try:
+        die_with_parent(server)
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         log = os.open(request.get("log", os.devnull), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -227,7 +266,8 @@ def _child(request: dict) -> None:
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.closerange(3, 1 << 16)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)  # the server ignores what the grader handles
         box = Sandbox(**request.get("sandbox", {}))
         flags = (CLONE_NEWPID | CLONE_NEWNS if box.isolate else 0) | (
             CLONE_NEWNET if box.no_network else 0
@@ -239,12 +279,20 @@ def _child(request: dict) -> None:
             # namespace, a minimal init that confines the namespace and reaps; the kernel is
             # pid 2. The kernel sees nothing outside, can kill itself like any process, and
             # everything it starts dies with the init when the kernel ends.
+            lifeline, held = os.pipe()
             init = os.fork()
             if init > 0:
+                os.close(lifeline)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, lambda *_: os.kill(init, signal.SIGKILL))
                 _, status = os.waitpid(init, 0)
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            # The waiter is outside this PID namespace (no pid here): the pipe tells whether
+            # it died before the death signal was set. When init dies, so does everything
+            # in the namespace, the kernel and whatever it started included.
+            os.close(held)
+            die_with_parent(lifeline=lifeline)
+            os.close(lifeline)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             _confine(box, request["cwd"])
             kernel = os.fork()
@@ -258,6 +306,7 @@ def _child(request: dict) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ.clear()
         os.environ.update(request["env"])
+        threads_for_torch(request.get("threads"))
         # A fresh process would have fresh random state.
         random.seed()
         try:
@@ -286,6 +335,11 @@ def _child(request: dict) -> None:
 def serve(sock: socket.socket) -> None:
     """Answer fork requests until the socket closes."""
     signal.signal(signal.SIGCHLD, _reap)
+    # Ctrl-C, SIGTERM or SIGHUP sent to the grader's process group are the grader's to
+    # handle; this server ends when its parent does (see die_with_parent).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    me = os.getpid()
     stream = sock.makefile("rwb", buffering=0)
     for line in stream:
         request = json.loads(line)
@@ -293,7 +347,7 @@ def serve(sock: socket.socket) -> None:
         if pid == 0:
             stream.close()
             sock.close()
-            _child(request)
+            _child(request, me)
         stream.write(json.dumps({"pid": pid}).encode() + b"\n")
 
 
@@ -318,6 +372,7 @@ def preload() -> None:
 
 def main() -> None:
     fd = int(sys.argv[1])
+    die_with_parent(int(sys.argv[2]))
     sock = socket.socket(fileno=fd)
     # Say hello first: the grader goes on starting up while we import torch.
     sock.sendall(b'{"ready": true}\n')
@@ -337,10 +392,12 @@ class ForkServer:
         parent, child = socket.socketpair()
         self._pid = None
         self._proc = None
+        me = os.getpid()
         if fork:
             pid = os.fork()
             if pid == 0:
                 try:
+                    die_with_parent(me)
                     parent.close()
                     keep = child.fileno()
                     os.closerange(3, keep)
@@ -352,7 +409,13 @@ class ForkServer:
             self._pid = pid
         else:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "autograder.grading.forkserver", str(child.fileno())],
+                [
+                    sys.executable,
+                    "-m",
+                    "autograder.grading.forkserver",
+                    str(child.fileno()),
+                    str(me),
+                ],
                 pass_fds=[child.fileno()],
                 stdin=subprocess.DEVNULL,
             )
@@ -370,8 +433,9 @@ class ForkServer:
         env: dict[str, str],
         sandbox: Sandbox | None = None,
         log: str | None = None,
+        threads: int | None = None,
     ) -> int:
-        request = {"connection_file": connection_file, "cwd": cwd, "env": env}
+        request = {"connection_file": connection_file, "cwd": cwd, "env": env, "threads": threads}
         if sandbox is not None:
             request["sandbox"] = asdict(sandbox)
         if log:

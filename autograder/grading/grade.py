@@ -16,6 +16,7 @@ Submissions are copied, never modified in place.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import functools
 import hashlib
 import json
@@ -23,6 +24,7 @@ import logging
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -250,20 +252,34 @@ _worker: dict = {}
 
 
 def _init_worker(
-    course: str, db_url: str, sandbox: dict | None, scratch: str, limits: Limits
+    course: str,
+    db_url: str,
+    sandbox: dict | None,
+    scratch: str,
+    limits: Limits,
+    threads: int | None = None,
+    grader: int | None = None,
 ) -> None:
     import warnings
 
+    from autograder.grading import forkkernel
+    from autograder.grading.forkserver import Sandbox, die_with_parent, threads_for_torch
+
+    if grader is not None:
+        die_with_parent(grader)  # no worker outlives the grader, however it ends
+    # Signals sent to the grader's process group are the grader's to handle: it stops
+    # the run and ends its workers itself.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy warnings would bury the progress bar
     logging.disable(logging.WARNING)
     patch_nbgrader()
-    from autograder.grading import forkkernel
-    from autograder.grading.forkserver import Sandbox
-
     box = Sandbox(**sandbox) if sandbox is not None else None
     # Forked from the grader, this worker has torch loaded and no threads yet: its fork
     # server can be a fork of it too, with nothing left to import.
-    forkkernel.start_server(box, Path(scratch), fork=True)
+    forkkernel.start_server(box, Path(scratch), fork=True, threads=threads)
+    # Only now, with the server forked: the answers are verified here with torch.
+    threads_for_torch(threads)
     _worker.update(course=Path(course), db_url=db_url, sandbox=box, limits=limits)
 
 
@@ -375,9 +391,47 @@ def load_state(out: Path) -> dict:
 
 
 def save_state(out: Path, state: dict) -> None:
+    """Write the whole state, then rename it over the old one: a reader never sees half."""
     tmp = out / f".{STATE_FILE}.tmp"
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
     os.replace(tmp, out / STATE_FILE)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(Exception):
+    """The run was stopped by a signal; what was graded is kept."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stopped_by_signals():
+    """Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted` in the grader (main thread only)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per kernel and worker: the cores this process may use, shared out."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, workers))
 
 
 def sandbox_supported() -> bool:
@@ -444,8 +498,19 @@ def grade(
     progress: bool = True,
     limits: Limits = Limits(),
     root: Path = ROOT,
+    threads: int | None = None,
 ) -> Summary:
-    """Grade every new or changed submission under ``submitted`` into ``out``."""
+    """Grade every new or changed submission under ``submitted`` into ``out``.
+
+    A signal (Ctrl-C, SIGTERM, SIGHUP) raises :class:`Interrupted` once the workers are
+    ended; what was graded stays in the gradebook and the state file, and the same call
+    again grades the rest.
+    """
+    with stopped_by_signals():
+        return _grade(submitted, out, workers, db_url, sandbox, progress, limits, root, threads)
+
+
+def _grade(submitted, out, workers, db_url, sandbox, progress, limits, root, threads) -> Summary:
     from autograder.authoring.release import lessons
 
     start = time.monotonic()
@@ -460,6 +525,7 @@ def grade(
         state = {"sources": {}}  # another gradebook: grade everything again
     state["db_url"] = db_url
     jobs, problems = discover(submitted, set(lessons(root)))
+    state["total"] = len(jobs)
     if sandbox and not sandbox_supported():
         problems.append(
             "kernels run unconfined: the sandbox needs root on Linux "
@@ -467,7 +533,9 @@ def grade(
         )
     assignments = sorted({j.assignment for j in jobs})
     patch_nbgrader()
+    state["phase"] = "preparing"
     prepare_course(out / "course", assignments, db_url, state, root)
+    state["phase"] = "grading"
     save_state(out, state)
 
     done = state.setdefault("graded", {})
@@ -478,19 +546,24 @@ def grade(
     ]
     skipped = len(jobs) - len(todo)
     results: list[Result] = []
+    threads = threads or default_threads(workers or os.cpu_count() or 1)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     if todo:
         results = _run_pool(
-            todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root
+            todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root, threads
         )
     from autograder.grading.export import export
 
+    state["phase"] = "exporting"
+    save_state(out, state)
     export(out, db_url, state)
+    state["phase"] = "done"
+    save_state(out, state)
     return Summary(results, skipped, problems, time.monotonic() - start, out)
 
 
 def _run_pool(
-    todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root
+    todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root, threads
 ) -> list[Result]:
     # Workers are forks of this process once it has imported what grading and kernels
     # need: no worker imports torch or nbgrader again.
@@ -507,12 +580,13 @@ def _run_pool(
     pending = list(todo)
     attempts: dict[str, int] = {}
     while pending:
-        with cf.ProcessPoolExecutor(
+        pool = cf.ProcessPoolExecutor(
             max_workers=workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(str(out / "course"), db_url, box, str(scratch), limits),
-        ) as pool:
+            initargs=(str(out / "course"), db_url, box, str(scratch), limits, threads, os.getpid()),
+        )
+        with _ending(pool):
             futures = {pool.submit(grade_one, job): job for job in pending}
             pending = []
             for future in cf.as_completed(futures):
@@ -543,6 +617,28 @@ def _run_pool(
                 )
     bar.close()
     return results
+
+
+@contextlib.contextmanager
+def _ending(pool: cf.ProcessPoolExecutor):
+    """Shut the pool down when done; on a signal or an error, kill its workers at once.
+
+    Their fork servers and kernels follow them (each dies with its parent), so nothing
+    waits for a notebook to finish.
+    """
+    try:
+        yield pool
+    except BaseException:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.kill()
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.join(2)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _progress_bar(total: int, enabled: bool):
