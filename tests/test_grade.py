@@ -198,3 +198,34 @@ def test_postgresql_gives_the_same_grades_as_sqlite(graded, tmp_path):
     finally:
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+def threads_seen(out: Path, student: str) -> str:
+    nb = nbformat.read(next((out / "course" / "autograded" / student / LESSON).glob("*.ipynb")), 4)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    return text[text.index("THREADS") :].split("\n")[0]
+
+
+@pytest.mark.parametrize("flags,expected", [((), "1 1"), (("--threads", "3"), "3 3")])
+def test_threads_reach_the_kernel(tmp_path, flags, expected):
+    """Two workers on this machine's cores share them out; --threads overrides."""
+    cores = len(os.sched_getaffinity(0))
+    if not flags:
+        expected = f"{max(1, cores // 2)} {max(1, cores // 2)}"
+    make_submissions(tmp_path / "sub", {"t1": "correct", "t2": "blank"})
+    for student in ("t1", "t2"):
+        path = next((tmp_path / "sub" / student / LESSON).glob("*.ipynb"))
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(
+            nbformat.v4.new_code_cell(
+                "import os, torch\n"
+                "print('THREADS', torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS'))"
+            )
+        )
+        nbformat.write(nb, path)
+    proc = course_grade(
+        str(tmp_path / "sub"), "--out", str(tmp_path / "out"), "--workers", "2", *flags
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for student in ("t1", "t2"):
+        assert threads_seen(tmp_path / "out", student) == f"THREADS {expected}"

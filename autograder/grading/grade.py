@@ -546,8 +546,8 @@ def _grade(submitted, out, workers, db_url, sandbox, progress, limits, root, thr
     ]
     skipped = len(jobs) - len(todo)
     results: list[Result] = []
-    threads = threads or default_threads(workers or os.cpu_count() or 1)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    threads = threads or default_threads(workers)
     if todo:
         results = _run_pool(
             todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root, threads
