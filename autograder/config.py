@@ -31,6 +31,7 @@ AUTOGRADE_PREPROCESSORS = [
     "autograder.grading.preprocessors.AssignSeed",
     "autograder.grading.execute.SafeExecute",
     "autograder.grading.preprocessors.VerifyAnswers",
+    "autograder.grading.rules.EnforceRules",
     "autograder.grading.preprocessors.GraderNotes",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

@@ -16,7 +16,7 @@ KEY = "course_grader"
 MESSAGES: dict[str, Msg] = {
     "unreadable": Msg(
         "The submitted notebook could not be read ({detail}); it was graded as the blank lesson.",
-        "提交的笔记本无法读取（{detail}），因此按空白课程评分。",
+        "提交的笔记本无法读取（{detail}），因此按本课的空白笔记本评分。",
     ),
     "missing-notebook": Msg(
         "The lesson's notebook was not in the submission ({detail}); it was graded as blank.",
@@ -63,6 +63,15 @@ MESSAGES: dict[str, Msg] = {
         "A test passed inside the notebook but not when the grader checked the answers itself ({detail}): "
         "something in the notebook interfered with the test.",
         "有一道测试在笔记本内显示通过，但评分程序独立核对答案时没有通过（{detail}）：笔记本中的某些代码干扰了测试。",
+    ),
+    "forbidden": Msg(
+        "An answer used what its exercise does not accept ({detail}); that exercise scores 0, "
+        "and its test says why.",
+        "有答案用了练习不允许使用的手段（{detail}），该练习记 0 分，原因见对应的测试。",
+    ),
+    "rebound": Msg(
+        "A name that a test calls was given another value ({detail}); that test scores 0.",
+        "测试要调用的一个名字被赋了别的值（{detail}），该测试记 0 分。",
     ),
     "grader-error": Msg(
         "The grader itself failed on this submission ({detail}); please tell your instructor.",
