@@ -161,10 +161,13 @@ def _describe_args(args: tuple) -> str:
     return ", ".join(parts)
 
 
-def evaluate(exercise: Exercise, answer: Callable, args: tuple) -> tuple[Any, BaseException | None]:
-    """Call the learner's function on a private copy of ``args``."""
+def evaluate(
+    exercise: Exercise, answer: Callable, args: tuple, watch: Any = None
+) -> tuple[Any, BaseException | None]:
+    """Call the learner's function on a private copy of ``args`` (recorded by ``watch``)."""
     try:
-        return answer(*copy.deepcopy(args)), None
+        args = copy.deepcopy(args)
+        return (watch.call(answer, args) if watch is not None else answer(*args)), None
     except Exception as exc:  # the learner's code may raise anything
         return None, exc
 
@@ -221,8 +224,11 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
         seed = secrets.randbits(32)
     outcomes = []
     first_problem: tuple[Msg, BaseException | None] | None = None
+    from course_utils.exercises import rules  # what the exercise forbids: see rules.py
+
+    watch = rules.Watch(exercise.forbids, answer)
     for args in exercise.inputs(seed, hidden):
-        actual, error = evaluate(exercise, answer, args)
+        actual, error = evaluate(exercise, answer, args, watch)
         outcomes.append(
             encode(actual) if error is None else {"t": "error", "type": type(error).__name__}
         )
@@ -233,7 +239,11 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
             if first_problem and not emit:
                 break
     if emit:
-        _emit({"exercise": exercise_id, "seed": seed, "hidden": hidden, "outcomes": outcomes})
+        payload = {"exercise": exercise_id, "seed": seed, "hidden": hidden, "outcomes": outcomes}
+        _emit({**payload, "used": [list(use) for use in watch.uses]})
+    used = watch.violations()
+    if used:  # the answer's values may be right, but not the way it got them
+        raise CheckFailure(rules.message(exercise.title, used))
     if first_problem is not None:
         problem, error = first_problem
         raise CheckFailure(problem) from error
