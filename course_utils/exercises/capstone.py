@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from course_utils.exercises import Exercise, register
+from course_utils.exercises import BY_HAND, OPTIM, Exercise, register
 from course_utils.i18n import Msg
 
 ARITHMETIC = ("add", "sub", "mul", "div", "neg", "pow")
@@ -224,6 +224,7 @@ def _layout_hint() -> Msg:
 register(
     Exercise(
         id="capstone.forward",
+        forbids=BY_HAND,
         title=Msg("Forward values of +, −, *, /, **", "+、−、*、/、** 的前向值"),
         make_args=lambda gen: random_program(gen, ARITHMETIC),
         reference=torch_value,
@@ -246,6 +247,7 @@ register(
 register(
     Exercise(
         id="capstone.backward",
+        forbids=BY_HAND,
         title=Msg("Gradients through a graph with shared nodes", "穿过共享节点的梯度"),
         make_args=lambda gen: random_program(gen, ARITHMETIC),
         reference=torch_value_and_grads,
@@ -270,6 +272,7 @@ register(
 register(
     Exercise(
         id="capstone.nonlinear",
+        forbids=BY_HAND,
         title=Msg("tanh and relu in any expression", "任意表达式中的 tanh 与 relu"),
         make_args=lambda gen: random_program(gen, ALL_OPS, n_ops=(4, 10)),
         reference=torch_value_and_grads,
@@ -334,6 +337,7 @@ def _train_edge_cases() -> list[tuple]:
 register(
     Exercise(
         id="capstone.train",
+        forbids=BY_HAND | {OPTIM},
         title=Msg("Training a neuron with your engine", "用你的引擎训练一个神经元"),
         make_args=_train_args,
         reference=train_reference,

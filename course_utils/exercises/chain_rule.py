@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_utils.exercises import Exercise, register
+from course_utils.exercises import BY_HAND, Exercise, register
 from course_utils.i18n import Msg
 
 
@@ -45,6 +45,7 @@ _EDGE = lambda: [  # noqa: E731
 register(
     Exercise(
         id="chain_rule.grad_b",
+        forbids=BY_HAND,
         title=Msg("∂error/∂b by hand", "手算 ∂error/∂b"),
         make_args=lambda gen: (_vector(gen, _size(gen)),),
         reference=lambda a: _chain_grads(a)[1],
@@ -61,6 +62,7 @@ register(
 register(
     Exercise(
         id="chain_rule.grad_a",
+        forbids=BY_HAND,
         title=Msg("∂error/∂a by the chain rule", "用链式法则求 ∂error/∂a"),
         make_args=lambda gen: (_vector(gen, _size(gen)),),
         reference=lambda a: _chain_grads(a)[0],
@@ -83,6 +85,7 @@ def _accumulated_args(gen: torch.Generator) -> tuple:
 register(
     Exercise(
         id="chain_rule.accumulated",
+        forbids=BY_HAND,
         title=Msg(
             "a.grad and b.grad after k backward calls", "调用 k 次 backward 之后的 a.grad 和 b.grad"
         ),
@@ -112,6 +115,7 @@ def _sin_square_reference(x: torch.Tensor) -> torch.Tensor:
 register(
     Exercise(
         id="chain_rule.sin_square",
+        forbids=BY_HAND,
         title=Msg("d/dx sin(x²) by the chain rule", "用链式法则求 d/dx sin(x²)"),
         make_args=lambda gen: (torch.randn(_size(gen), generator=gen) * 1.5,),
         reference=_sin_square_reference,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_utils.exercises import Exercise, register
+from course_utils.exercises import BY_HAND, COURSE_REFERENCE, DYNAMIC_CODE, Exercise, register
 from course_utils.graph import walk
 from course_utils.i18n import Msg
 
@@ -110,6 +110,7 @@ def _x(*values: float) -> torch.Tensor:
 register(
     Exercise(
         id="computational_graph.count_nodes",
+        forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE}),
         title=Msg("Counting the nodes of a graph", "数一数计算图的节点"),
         make_args=_expression_args,
         reference=_count_nodes,
@@ -136,6 +137,7 @@ register(
 register(
     Exercise(
         id="computational_graph.longest_path",
+        forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE}),
         title=Msg("The longest path from the root", "从根出发的最长路径"),
         make_args=_expression_args,
         reference=_longest_path,
@@ -210,6 +212,7 @@ def _xs(*flags: bool) -> tuple[torch.Tensor, ...]:
 register(
     Exercise(
         id="computational_graph.grad_leaves",
+        forbids=BY_HAND,
         title=Msg("Leaves that will receive a gradient", "会得到梯度的叶子张量"),
         make_args=_terms_args,
         reference=_grad_leaves,
@@ -269,6 +272,7 @@ def _run_program(program: list[str]) -> torch.Tensor:
 register(
     Exercise(
         id="computational_graph.leaf_mask",
+        forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE}),
         title=Msg("Which tensors are leaves?", "哪些张量是叶子张量？"),
         make_args=_program_args,
         reference=_run_program,

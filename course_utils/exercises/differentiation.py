@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_utils.exercises import Exercise, register
+from course_utils.exercises import BY_HAND, Exercise, register
 from course_utils.i18n import Msg
 
 
@@ -31,6 +31,7 @@ def _autograd_grads(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor | None = N
 register(
     Exercise(
         id="differentiation.grad_a",
+        forbids=BY_HAND,
         title=Msg("∂Q/∂a by hand", "手算 ∂Q/∂a"),
         make_args=lambda gen: (_vector(gen, _size(gen)),),
         reference=lambda a: _autograd_grads(a, torch.zeros_like(a))[0],
@@ -50,6 +51,7 @@ register(
 register(
     Exercise(
         id="differentiation.grad_b",
+        forbids=BY_HAND,
         title=Msg("∂Q/∂b by hand", "手算 ∂Q/∂b"),
         make_args=lambda gen: (_vector(gen, _size(gen)),),
         reference=lambda b: _autograd_grads(torch.zeros_like(b), b)[1],
@@ -74,6 +76,7 @@ def _weighted_args(gen: torch.Generator) -> tuple:
 register(
     Exercise(
         id="differentiation.upstream",
+        forbids=BY_HAND,
         title=Msg("Gradients for Q.backward(gradient=v)", "Q.backward(gradient=v) 得到的梯度"),
         make_args=_weighted_args,
         reference=lambda a, b, v: _autograd_grads(a, b, v),
@@ -100,6 +103,7 @@ def _accumulated_reference(a: torch.Tensor, b: torch.Tensor, n: int) -> torch.Te
 register(
     Exercise(
         id="differentiation.accumulated",
+        forbids=BY_HAND,
         title=Msg("a.grad after n backward calls", "调用 n 次 backward 之后的 a.grad"),
         make_args=lambda gen: (
             *(lambda n: (_vector(gen, n), _vector(gen, n)))(_size(gen)),

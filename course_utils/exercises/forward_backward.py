@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from course_utils.exercises import Exercise, register
+from course_utils.exercises import BY_HAND, Exercise, register
 from course_utils.i18n import Msg
 
 PARAM_NAMES = ("W1", "b1", "w2", "b2")
@@ -92,6 +92,7 @@ register(
 register(
     Exercise(
         id="forward_backward.output_grads",
+        forbids=BY_HAND,
         title=Msg("∂loss/∂w2 and ∂loss/∂b2 by hand", "手算 ∂loss/∂w2 和 ∂loss/∂b2"),
         make_args=_network,
         reference=lambda *args: _autograd_grads(*args)[2:],
@@ -112,6 +113,7 @@ register(
 register(
     Exercise(
         id="forward_backward.hidden_bias_grad",
+        forbids=BY_HAND,
         title=Msg("∂loss/∂b1 by hand", "手算 ∂loss/∂b1"),
         make_args=_network,
         reference=lambda *args: _autograd_grads(*args)[1],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.exercises import Exercise, register
+from course_utils.exercises import BY_HAND, OPTIM, Exercise, register
 from course_utils.i18n import Msg
 
 
@@ -44,6 +44,7 @@ def _sgd_reference(p: torch.Tensor, g: torch.Tensor, lr: float) -> torch.Tensor:
 register(
     Exercise(
         id="training_step.sgd_update",
+        forbids=BY_HAND | {OPTIM},
         title=Msg("The parameter after one SGD step", "一步 SGD 之后的参数"),
         make_args=_sgd_args,
         reference=_sgd_reference,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.functional import jacobian
 
-from course_utils.exercises import Exercise, register
+from course_utils.exercises import BY_HAND, Exercise, register
 from course_utils.i18n import Msg
 
 
@@ -21,6 +21,7 @@ def small_f(x: torch.Tensor) -> torch.Tensor:
 register(
     Exercise(
         id="vector_calculus.small_jacobian",
+        forbids=BY_HAND,
         title=Msg("A 3×2 Jacobian by hand", "手算一个 3×2 的雅可比矩阵"),
         make_args=lambda gen: (torch.randn(2, generator=gen) * 2,),
         reference=lambda x: jacobian(small_f, x),
@@ -49,6 +50,7 @@ def _layer(w: torch.Tensor):
 register(
     Exercise(
         id="vector_calculus.layer_jacobian",
+        forbids=BY_HAND,
         title=Msg("The Jacobian of y = W sin(x)", "y = W sin(x) 的雅可比矩阵"),
         make_args=_w_x,
         reference=lambda w, x: jacobian(_layer(w), x),
@@ -75,6 +77,7 @@ register(
 register(
     Exercise(
         id="vector_calculus.sigmoid_diagonal",
+        forbids=BY_HAND,
         title=Msg("The diagonal of an element-wise Jacobian", "逐元素函数雅可比矩阵的对角线"),
         make_args=lambda gen: (torch.randn(_int(gen, 1, 7), generator=gen) * 3,),
         reference=lambda x: torch.diagonal(jacobian(torch.sigmoid, x)),
@@ -110,6 +113,7 @@ def _w_x_and_output_vector(gen: torch.Generator) -> tuple[torch.Tensor, ...]:
 register(
     Exercise(
         id="vector_calculus.vjp",
+        forbids=BY_HAND,
         title=Msg("x.grad after y.backward(gradient=v)", "y.backward(gradient=v) 之后的 x.grad"),
         make_args=_w_x_and_output_vector,
         reference=_backward_with,
@@ -144,6 +148,7 @@ def _loss_grad(w: torch.Tensor, x: torch.Tensor, target: torch.Tensor) -> torch.
 register(
     Exercise(
         id="vector_calculus.loss_grad",
+        forbids=BY_HAND,
         title=Msg("∂l/∂x from v = ∂l/∂y", "由 v = ∂l/∂y 得到 ∂l/∂x"),
         make_args=_w_x_and_output_vector,
         reference=_loss_grad,
