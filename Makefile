@@ -27,7 +27,7 @@ lab: $(STAMP)
 	$(if $(LANG_EDITION),$(BIN)/course edition --lang $(LANG_EDITION))
 	$(BIN)/jupyter lab --allow-root --ServerApp.root_dir=$(LAB_ROOT) \
 		--ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False \
-		--port=$(PORT) $(LAB_ROOT)/START_HERE.ipynb
+		--LabApp.default_url=/lab/tree/START_HERE.ipynb --port=$(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests solutions notebooks $(PYTEST_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -146,6 +147,29 @@ def test_command_builds_and_keeps_a_learners_work(capsys, tmp_path):
     assert "kept" in capsys.readouterr().out and mine.read_bytes() == work
     report = build_edition("zh", out=out, force=True)
     assert str(mine.relative_to(out)) in report.written and mine.read_bytes() != work
+
+
+def test_a_newer_release_replaces_what_the_learner_left_alone(tmp_path):
+    """Files still as the edition wrote them follow the course; changed ones are kept."""
+    source, out = tmp_path / "release", tmp_path / "zh"
+    shutil.copytree(ROOT / RELEASE_DIR, source)
+    build_edition("zh", out=out, source=source)
+    lesson = RELEASED[0]
+    rel = lesson_paths(lesson)[1].relative_to(ROOT / RELEASE_DIR)
+    mine = out / rel
+    mine.write_text(
+        mine.read_text(encoding="utf-8").replace("raise NotImplementedError()", "return 1", 1),
+        encoding="utf-8",
+    )
+    work = mine.read_bytes()
+    for path in [source / "START_HERE.ipynb", source / rel]:  # the course moves on
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_markdown_cell("新的一节", metadata={"tags": ["lang:zh"]}))
+        nbformat.write(nb, path)
+    report = build_edition("zh", out=out, source=source)
+    assert report.written == ["START_HERE.ipynb"] and report.kept == [str(rel)]
+    assert "新的一节" in (out / "START_HERE.ipynb").read_text(encoding="utf-8")
+    assert mine.read_bytes() == work
 
 
 def test_both_is_the_bilingual_notebook(tmp_path):

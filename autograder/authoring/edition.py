@@ -9,12 +9,15 @@ notebook validates and autogrades exactly like the bilingual one.
 
 The edition has the layout of ``notebooks/`` (``<lesson>/<lesson>.ipynb`` and
 ``START_HERE.ipynb``) and goes to ``editions/<lang>/`` unless told otherwise. A learner
-works in it, so a notebook that already exists there and differs is kept (it may hold
-their answers) unless ``force`` is given.
+works in it, so a notebook they changed is kept (it may hold their answers) unless ``force``
+is given. What the edition wrote is recorded in ``.edition.json`` (a digest per file): a file
+still as written is the course's, and a newer release replaces it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from autograder.config import RELEASE_DIR, ROOT
 LANGS = ("en", "zh", "both")
 EDITIONS_DIR = "editions"
 SKIP_PARTS = {".ipynb_checkpoints", "__pycache__"}
+MANIFEST = ".edition.json"
 
 
 def check_lang(lang: str) -> str:
@@ -71,6 +75,18 @@ def _edition_bytes(path: Path, lang: str) -> bytes:
     return (nbformat.writes(edition_notebook(nb, lang)) + "\n").encode("utf-8")
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_manifest(out: Path) -> dict[str, str]:
+    try:
+        recorded = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
 def build_edition(
     lang: str,
     out: Path | None = None,
@@ -87,6 +103,7 @@ def build_edition(
     if out.resolve() == source.resolve():
         raise ValueError(f"the edition would overwrite its source {source}: choose another --out")
     report = EditionReport(out)
+    written = _read_manifest(out)
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source)
         if not path.is_file() or SKIP_PARTS & set(rel.parts):
@@ -94,13 +111,18 @@ def build_edition(
         target = out / rel
         data = _edition_bytes(path, lang) if path.suffix == ".ipynb" else path.read_bytes()
         if target.exists():
-            if target.read_bytes() == data:
+            current = target.read_bytes()
+            if current == data:
                 report.unchanged.append(str(rel))
+                written[str(rel)] = _digest(data)
                 continue
-            if not force:
+            if not force and written.get(str(rel)) != _digest(current):
                 report.kept.append(str(rel))
                 continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+        written[str(rel)] = _digest(data)
         report.written.append(str(rel))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).write_text(json.dumps(written, indent=1, sort_keys=True), encoding="utf-8")
     return report

@@ -9,6 +9,7 @@ scratch folder, adds the start page, and then either replaces notebooks/ or, wit
 from __future__ import annotations
 
 import filecmp
+import json
 import logging
 import shutil
 import tempfile
@@ -86,12 +87,28 @@ def start_page(root: Path = ROOT) -> nbformat.NotebookNode:
     ]
     for i, cell in enumerate(nb.cells):
         cell.id = f"start-{i}"
-    nb.metadata["kernelspec"] = {
-        "display_name": "Python 3",
-        "language": "python",
-        "name": "python3",
-    }
     return nb
+
+
+def lab_metadata() -> dict:
+    """The notebook metadata JupyterLab writes once the course's kernel is up.
+
+    Released notebooks carry it already, so opening one (or pressing Validate, which saves)
+    neither marks it as changed nor leaves a diff: JupyterLab copies the kernel's
+    ``language_info`` into the notebook, and any difference counts as an edit.
+    """
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    return {
+        "kernelspec": {
+            "display_name": spec["display_name"],
+            "language": spec["language"],
+            "name": "python3",
+        },
+        "language_info": dict(IPythonKernel.language_info),
+    }
 
 
 def build(out: Path, root: Path = ROOT) -> None:
@@ -112,6 +129,11 @@ def build(out: Path, root: Path = ROOT) -> None:
                 f"nbgrader could not release {lesson}:\n{result['log']}\n{result.get('error', '')}"
             )
     nbformat.write(start_page(root), out / START_PAGE)
+    metadata = lab_metadata()
+    for path in sorted(out.rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata.update(metadata)
+        nbformat.write(nb, path)
 
 
 def _files(folder: Path) -> set[str]:
@@ -122,6 +144,21 @@ def _files(folder: Path) -> set[str]:
     }
 
 
+def _same(a: Path, b: Path) -> bool:
+    """Equal files; notebooks may differ in the Python patch version that released them."""
+    if filecmp.cmp(a, b, shallow=False):
+        return True
+    if a.suffix != ".ipynb":
+        return False
+    try:
+        nbs = [json.loads(p.read_text(encoding="utf-8")) for p in (a, b)]
+    except (OSError, ValueError):
+        return False
+    for nb in nbs:
+        nb.get("metadata", {}).get("language_info", {}).pop("version", None)
+    return nbs[0] == nbs[1]
+
+
 def differences(fresh: Path, current: Path) -> list[str]:
     """Relative paths that are missing, extra or different in ``current``."""
     new, old = _files(fresh), _files(current) if current.exists() else set()
@@ -130,7 +167,7 @@ def differences(fresh: Path, current: Path) -> list[str]:
     diff += [
         f"differs: {p}"
         for p in sorted(new & old)
-        if not filecmp.cmp(fresh / p, current / p, shallow=False)
+        if not _same(fresh / p, current / p)
     ]
     return diff
 
