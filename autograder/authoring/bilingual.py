@@ -1,14 +1,20 @@
 """Check the bilingual convention (docs/BILINGUAL.md) and the glossary (docs/glossary.tsv).
 
 Problems are returned as strings "path: cell N: what is wrong" so a test or the
-``course check`` command can print them all at once.
+``course check`` command can print them all at once. The rules are meant to be hard to
+dodge: a glossary term is found in every inflection (``leaves``, ``gradients``,
+``freezing``), twin cells must have the same headings, a ``lang:any`` cell may hold no
+words, a link to a lesson must use that lesson's title, and a code span that looks like
+an expression must be Python.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -20,6 +26,75 @@ GLOSSARY = ROOT / "docs" / "glossary.tsv"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 INLINE_CODE = re.compile(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", re.S)
 FENCED = re.compile(r"```.*?```", re.S)
+CODE_SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+HEADING = re.compile(r"^(#{1,6})\s+(.*)$", re.M)
+LESSON_LINK = re.compile(r"\[([^\]]+)\]\(((?:\.\./)?(\d\d_\w+)/[\w.]+\.ipynb)\)")
+MATHS = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.S)
+TEXT_IN_MATHS = re.compile(
+    r"\\(?:text|textrm|textbf|textit|mathrm|mbox|operatorname)\s*\{([^}]*)\}"
+)
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Casual words a teacher would not write (docs/BILINGUAL.md, "Register").
+SLANG = ("坑", "盯住", "无米下炊", "剪下来", "剪下")
+# Operators named on their own in a code span (`+`, `**`, `==`): not expressions.
+OPERATOR_TOKENS = {
+    *"+ - * / % @ = < > & | ^ ~".split(),
+    *"** // == != <= >= += -= *= /= @= -> :=".split(),
+}
+# Irregular English forms the suffix rules below do not produce.
+IRREGULAR = {
+    "freeze": ("froze", "frozen"),
+    "frozen": ("freeze", "freezes", "freezing", "froze"),
+    "leaf": ("leaves",),
+    "leaves": ("leaf",),
+    "child": ("children",),
+}
+
+
+# Glossary words that are verbs: they are matched with -ed and -ing too. Nouns get only
+# their plurals, so "weight" does not catch "a weighted sum".
+VERBS = {
+    "accumulate",
+    "backpropagate",
+    "deposit",
+    "detach",
+    "differentiate",
+    "fine-tune",
+    "finetune",
+    "freeze",
+    "log",
+    "reset",
+    "store",
+    "track",
+    "tune",
+}
+# Verbs stressed on the first syllable keep a single final consonant (deposited, not depositted).
+UNDOUBLED = {"deposit"}
+
+
+def inflections(word: str) -> set[str]:
+    """A word and its plural (and, for a verb, -ed/-ing) forms: gradients, passes, leaves, frozen."""
+    w = word.lower()
+    forms = {w}
+    if re.search(r"(s|x|z|ch|sh)$", w):
+        forms.add(w + "es")
+    elif re.search(r"[^aeiou]y$", w):
+        forms.add(w[:-1] + "ies")
+    else:
+        forms.add(w + "s")
+    if w.endswith("f"):
+        forms.add(w[:-1] + "ves")
+    if w.endswith("fe"):
+        forms.add(w[:-2] + "ves")
+    if w in VERBS:
+        if w.endswith("e"):
+            forms |= {w + "d", (w if w.endswith("ee") else w[:-1]) + "ing"}
+        elif re.search(r"(^|[^aeiou])[aeiou][bdgmnpt]$", w) and w not in UNDOUBLED:
+            forms |= {w + w[-1] + "ed", w + w[-1] + "ing"}  # log -> logged, reset -> resetting
+        else:
+            forms |= {w + "ed", w + "ing"}
+    forms |= set(IRREGULAR.get(w, ()))
+    return forms
 
 
 @dataclass(frozen=True)
@@ -28,8 +103,27 @@ class Term:
     zh: tuple[str, ...]
     avoid: tuple[str, ...]
 
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _pattern(self.en)
+
     def mentioned_in(self, english: str) -> bool:
-        return any(re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", english, re.I) for v in self.en)
+        """Whether the English text uses the term in any inflection of its last word."""
+        return bool(self.pattern.search(english))
+
+
+@cache
+def _pattern(variants: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = []
+    for v in variants:
+        head, _, last = v.rpartition(" ")
+        prefix = "" if not head else re.escape(head).replace(r"\ ", r"[\s-]+") + r"[\s-]+"
+        # "vector-Jacobian product" and "fine-tuning": inflect after the last hyphen too.
+        stem_head, dash, stem = last.rpartition("-")
+        lead = re.escape(stem_head + dash)
+        forms = sorted(inflections(stem), key=len, reverse=True)
+        alternatives.append(prefix + lead + "(?:" + "|".join(map(re.escape, forms)) + ")")
+    return re.compile(r"(?<![\w-])(?:" + "|".join(alternatives) + r")(?![\w-])", re.I)
 
 
 def load_glossary(path: Path = GLOSSARY) -> list[Term]:
@@ -49,6 +143,127 @@ def prose(text: str) -> str:
     return INLINE_CODE.sub(" ", FENCED.sub(" ", text))
 
 
+def headings(text: str) -> list[tuple[int, tuple[str, ...]]]:
+    """(level, numbers) of every heading outside code: ``## 2. Data`` -> (2, ("2",))."""
+    out = []
+    for hashes, title in HEADING.findall(FENCED.sub(" ", text)):
+        out.append((len(hashes), tuple(re.findall(r"\d+", INLINE_CODE.sub(" ", title)))))
+    return out
+
+
+def heading_problems(en: str, zh: str) -> list[str]:
+    a, b = headings(en), headings(zh)
+    if a == b:
+        return []
+    show = lambda hs: ", ".join("#" * n + (" " + ".".join(d) if d else "") for n, d in hs) or "none"  # noqa: E731
+    return [f"headings differ from the Chinese twin: en has {show(a)}, zh has {show(b)}"]
+
+
+def bad_code_spans(text: str) -> list[str]:
+    """Code spans that look like an expression (an operator between operands) but are not Python."""
+    bad = []
+    for span in CODE_SPAN.findall(FENCED.sub(" ", text)):
+        s = span.strip()
+        if s in OPERATOR_TOKENS or re.fullmatch(r"\w+=", s):  # `+`, `**`, `gradient=`
+            continue
+        looks_like_code = re.search(r"[−×÷²³⁰¹⁴-⁹…]", s) or re.search(r"\S\s*[-+*/@=<>]", s)
+        if not looks_like_code:
+            continue
+        if not _parses(s):
+            bad.append(span)
+    return bad
+
+
+def _parses(code: str) -> bool:
+    for candidate in (code, code + "\n    pass"):
+        try:
+            ast.parse(candidate)
+        except SyntaxError:
+            continue
+        return True
+    return False
+
+
+def words_in_shared_cell(text: str) -> list[str]:
+    """Words in a lang:any cell: anything outside maths, or prose inside ``\\text{}``.
+
+    One token in ``\\text{lr}`` or ``\\mathrm{rel}`` is a symbol's name; ``\\text{first step:}``
+    (two words, or punctuation) and any Chinese are prose that one edition would not translate.
+    """
+    found = []
+    outside = MATHS.sub(" ", FENCED.sub(" ", text))
+    outside = re.sub(r"!\[[^\]]*\]\([^)]*\)|<img[^>]*>", " ", outside)  # pictures
+    found += CJK.findall(outside) + LATIN_WORD.findall(outside)
+    for maths in MATHS.findall(text):
+        for inner in TEXT_IN_MATHS.findall(maths):
+            inner = re.sub(r"\\[ ,;:!]|\\q?quad|~", " ", inner).strip()
+            if CJK.search(inner) or (LATIN_WORD.search(inner) and not re.fullmatch(r"\w+", inner)):
+                found.append(inner)
+    return found
+
+
+def symbols(cells) -> set[str]:
+    """Names the lesson's shared formula cells give to quantities (``\\text{error}``)."""
+    names: set[str] = set()
+    for cell in cells:
+        if cell.cell_type == "markdown" and lang_of(cell) == "lang:any":
+            for maths in MATHS.findall(cell.source):
+                names |= {
+                    s.strip()
+                    for s in TEXT_IN_MATHS.findall(maths)
+                    if re.fullmatch(r"\s*[A-Za-z]{3,}\s*", s)
+                }
+    return names
+
+
+def without_symbols(text: str, names: set[str]) -> str:
+    """English text with the formula symbols blanked where they stand in maths (``∂error/∂a``)."""
+    for name in names:
+        text = re.sub(
+            rf"(?<=[∂→=+−*/·Σ(])\s*{re.escape(name)}\b|\b{re.escape(name)}(?=\s*[=/·])",
+            " ",
+            text,
+        )
+    return text
+
+
+def lesson_title(path: Path, lang: str) -> str | None:
+    """The first ``# `` heading of a lesson notebook in one language."""
+    try:
+        nb = _read(path)
+    except Exception:
+        return None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and lang_of(cell) == f"lang:{lang}":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return None
+
+
+@cache
+def _read_cached(path: Path, mtime: float) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    return _read_cached(path, path.stat().st_mtime)
+
+
+def link_problems(text: str, lang: str, here: Path) -> list[str]:
+    """A link to a lesson says its title, or only its label (``Lesson 4``, ``第 4 课``)."""
+    problems = []
+    for label, target, _lesson in LESSON_LINK.findall(text):
+        title = lesson_title((here.parent / target).resolve(), lang)
+        if title is None:
+            problems.append(f"links to {target}, which is not a lesson with a {lang} title")
+            continue
+        short = title.split(" · ")[0]
+        if label.strip().casefold() not in (title.casefold(), short.casefold()):
+            problems.append(f"link text '{label}' is not the title of {target}: '{title}'")
+    return problems
+
+
 def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
     glossary = load_glossary() if glossary is None else glossary
     try:
@@ -57,6 +272,7 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
         return [f"{path}: cannot be read as a notebook ({exc})"]
     problems: list[str] = []
     cells = nb.cells
+    names = symbols(cells)
     for i, cell in enumerate(cells):
         if cell.cell_type != "markdown":
             continue
@@ -69,6 +285,10 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
             )
             continue
         text = prose(cell.source)
+        problems.extend(
+            f"{where}: code span `{s}` looks like an expression but is not Python"
+            for s in bad_code_spans(cell.source)
+        )
         if lang == "lang:en":
             nxt = cells[i + 1] if i + 1 < len(cells) else None
             if nxt is None or nxt.cell_type != "markdown" or lang_of(nxt) != "lang:zh":
@@ -76,12 +296,17 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
                 continue
             if CJK.search(text):
                 problems.append(f"{where}: Chinese text in an English cell")
-            zh_text = prose(nxt.source)
+            problems.extend(f"{where}: {p}" for p in heading_problems(cell.source, nxt.source))
+            problems.extend(f"{where}: {p}" for p in link_problems(cell.source, "en", path))
+            # The Chinese may name a term in a code span when it discusses the word itself.
+            zh_text = MATHS.sub(" ", nxt.source)
+            english = without_symbols(text, names)
             for term in glossary:
-                if term.mentioned_in(text) and not any(z in zh_text for z in term.zh):
+                if term.mentioned_in(english) and not any(z in zh_text for z in term.zh):
+                    word = " ".join(term.pattern.search(english).group(0).split())
                     problems.append(
-                        f"{where}: mentions '{term.en[0]}' but its Chinese twin does not say "
-                        f"{' / '.join(term.zh)} (docs/glossary.tsv)"
+                        f"{where}: says '{word}' but its Chinese twin does not say "
+                        f"{' / '.join(term.zh)} (docs/glossary.tsv, '{term.en[0]}')"
                     )
         elif lang == "lang:zh":
             prev = cells[i - 1] if i > 0 else None
@@ -90,14 +315,19 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
             if not CJK.search(text):
                 problems.append(f"{where}: a Chinese cell without Chinese")
             problems.extend(f"{where}: {p}" for p in avoided_terms(text, glossary))
-        elif CJK.search(text):
-            problems.append(
-                f"{where}: a lang:any cell should hold no prose, only maths or pictures"
-            )
+            problems.extend(f"{where}: {p}" for p in link_problems(cell.source, "zh", path))
+        else:
+            words = words_in_shared_cell(cell.source)
+            if words:
+                problems.append(
+                    f"{where}: a lang:any cell holds words ({', '.join(words[:5])}); "
+                    "it may hold only maths and pictures, so put the words in the en/zh twins"
+                )
     return problems
 
 
 def avoided_terms(text: str, glossary: list[Term] | None = None) -> list[str]:
+    """Chinese the glossary or the register rules forbid (``偏差`` for bias, slang)."""
     glossary = load_glossary() if glossary is None else glossary
     found = []
     for term in glossary:
@@ -106,18 +336,26 @@ def avoided_terms(text: str, glossary: list[Term] | None = None) -> list[str]:
                 found.append(
                     f"uses '{bad}': the glossary says {' / '.join(term.zh)} for '{term.en[0]}'"
                 )
+    found += [
+        f"uses '{s}': too casual for the course (docs/BILINGUAL.md, Register)"
+        for s in SLANG
+        if s in text
+    ]
     return found
 
 
 def check_tree(root: Path = ROOT) -> list[str]:
-    """Every notebook of solutions/ and notebooks/, and the Chinese of course_utils' messages."""
-    glossary = load_glossary()
+    """Every notebook of solutions/ and notebooks/, and the Chinese of every message."""
+    glossary = load_glossary(root / "docs" / "glossary.tsv")
     problems: list[str] = []
     for folder in ("solutions", "notebooks"):
         for nb in sorted((root / folder).rglob("*.ipynb")):
             if ".ipynb_checkpoints" not in nb.parts:
                 problems.extend(check_notebook(nb, glossary))
-    for py in sorted((root / "course_utils").rglob("*.py")):
-        text = py.read_text(encoding="utf-8")
-        problems.extend(f"{py}: {p}" for p in avoided_terms(text, glossary))
+    for package in ("course_utils", "autograder"):
+        for py in sorted((root / package).rglob("*.py")):
+            if py.name == "bilingual.py":
+                continue  # it names the words it forbids
+            text = py.read_text(encoding="utf-8")
+            problems.extend(f"{py}: {p}" for p in avoided_terms(text, glossary))
     return problems
