@@ -48,6 +48,12 @@ class Msg:
 
 
 def say(en: str | Msg, zh: str | None = None, *, lang: str | None = None) -> None:
-    """Print a message in the learner's language(s)."""
-    msg = en if isinstance(en, Msg) else Msg(en, zh if zh is not None else en)
+    """Print a message in the learner's language(s): ``say(Msg(...))`` or ``say(en, zh)``."""
+    if isinstance(en, Msg):
+        msg = en
+    elif zh is None:
+        # An English-only say() would show English in the Chinese edition (docs/BILINGUAL.md).
+        raise TypeError(f"say() needs the Chinese text too: say({en!r}, '…')")
+    else:
+        msg = Msg(en, zh)
     print(msg.render(lang))

@@ -33,3 +33,11 @@ def test_format_and_concatenation_keep_languages_apart():
     msg = Msg("{n} steps", "{n} 步").format(n=3) + Msg("done", "完成")
     assert msg.en == "3 steps\ndone"
     assert msg.zh == "3 步\n完成"
+
+
+def test_say_refuses_a_message_in_one_language(capsys):
+    with pytest.raises(TypeError, match="Chinese text"):
+        say("Finish Exercise 1 first.")
+    assert capsys.readouterr().out == ""
+    say("Finish Exercise 1 first.", "请先完成练习 1。", lang="zh")
+    assert capsys.readouterr().out == "请先完成练习 1。\n"

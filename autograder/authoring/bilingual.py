@@ -359,3 +359,185 @@ def check_tree(root: Path = ROOT) -> list[str]:
             text = py.read_text(encoding="utf-8")
             problems.extend(f"{py}: {p}" for p in avoided_terms(text, glossary))
     return problems
+
+
+# --- messages: every sentence a learner reads has its other-language twin ------------------
+
+LATIN_SENTENCE_WORD = re.compile(r"\b[A-Za-z][a-z]+\b")
+BILINGUAL_CALLS = ("Msg", "say")
+
+
+def _literal(node: ast.AST) -> str | None:
+    """The text of a string constant or f-string (placeholders as ``{}``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
+
+
+def _call_name(node: ast.Call) -> str:
+    f = node.func
+    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+
+
+def _target_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def message_problems(source: str, *, learner_facing: bool = True) -> list[str]:
+    """One-language messages in Python source (a module, or a notebook's code cell).
+
+    - ``Msg(en, zh)`` and ``say(en, zh)`` need both texts, English in the first and Chinese
+      in the second;
+    - a string with Chinese outside them needs its English in the same string
+      (``"Grading report · 评分报告"``), in a sibling of the same tuple or call, or a twin
+      variable (``lines_zh`` beside ``lines_en``);
+    - where ``learner_facing``, ``print`` of a sentence must be ``say`` instead.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    problems: list[str] = []
+    checked: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _call_name(node)
+        if name in BILINGUAL_CALLS:
+            texts = [_literal(a) for a in node.args[:2]]
+            for a in node.args:
+                checked |= {id(n) for n in ast.walk(a)}
+            if name == "say" and len(node.args) == 1 and texts[0] is None:
+                continue  # say(msg) with a ready Msg
+            en, zh = (texts + [None, None])[:2]
+            if en is not None and CJK.search(en):
+                problems.append(
+                    f"line {node.lineno}: {name}() has Chinese in its English text: {en[:60]!r}"
+                )
+            if len(node.args) < 2:
+                problems.append(
+                    f"line {node.lineno}: {name}() without its Chinese text: {en!r:.60}"
+                )
+            elif zh is not None and not CJK.search(zh) and LATIN_SENTENCE_WORD.search(en or "x"):
+                problems.append(
+                    f"line {node.lineno}: {name}() whose Chinese text has no Chinese: {zh[:60]!r}"
+                )
+        elif name == "print" and learner_facing:
+            for a in node.args:
+                text = _literal(a)
+                if text is not None and one_language_lines(text):
+                    problems.append(
+                        f"line {node.lineno}: print() of a sentence in one language: {text[:60]!r}; "
+                        "use say(en, zh) or say(Msg(...))"
+                    )
+    for node in ast.walk(tree):
+        text = _literal(node)
+        if text is None or id(node) in checked or not CJK.search(text):
+            continue
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.JoinedStr):
+            continue  # judged as part of the f-string
+        if LATIN_WORD.search(CJK.sub(" ", text)):
+            continue  # both languages in one string
+        siblings = []
+        if isinstance(parent, (ast.Tuple, ast.List)):
+            siblings = parent.elts
+        elif isinstance(parent, ast.Call):
+            siblings = parent.args
+        if any(
+            (t := _literal(s)) is not None and not CJK.search(t) and LATIN_SENTENCE_WORD.search(t)
+            for s in siblings
+        ):
+            continue
+        twin = ""
+        if isinstance(parent, ast.Assign):
+            twin = _target_name(parent.targets[0])
+        elif isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute):
+            twin = _target_name(parent.func.value)  # lines_zh.append(...)
+        elif isinstance(parent, ast.keyword):
+            twin = parent.arg or ""
+        if twin.endswith("zh"):
+            continue
+        problems.append(f"line {node.lineno}: Chinese without its English twin: {text[:60]!r}")
+    return problems
+
+
+EXCEPTION_LINE = re.compile(r"^\s*(\w+\.)*[A-Z]\w*(Error|Warning|Exception)\b")
+OUTPUT_WORD = re.compile(r"^[A-Za-z][a-z]+[,.;!?)]*:?$")
+# A sentence, unlike a label ("reverse 3 ms, forward 5 ms"), has at least one of these.
+FUNCTION_WORDS = set(
+    "a an the of is are was were be been that this these to from in on at with for not no "
+    "still has have had now after before than and or by it its your you we our found".split()
+)
+
+
+def one_language_lines(text: str) -> list[str]:
+    """Lines of a zh-edition output that are English sentences (they should have been said in Chinese).
+
+    Reprs (``<MulBackward0 object at …>``), ``True``/``False``/``None`` and labels of one or two
+    words (``loss:``, ``requires grad:``) are not sentences; a line quoting an exception or a
+    warning (``RuntimeError: …``) is torch's own message, and so are the lines it wraps onto.
+    """
+    found = []
+    quoting = False
+    previous = ""
+    for line in text.splitlines():
+        if EXCEPTION_LINE.match(line):
+            quoting = True
+        elif quoting and not (len(previous) >= 70 and line.strip()):
+            quoting = False
+        previous = line
+        if quoting or CJK.search(line):
+            continue
+        bare = re.sub(r"<[^>]*>|'[^']*'|\"[^\"]*\"", " ", line)
+        for segment in re.split(r"\s\|\s|:\s", bare):
+            words = [w for w in segment.split() if OUTPUT_WORD.match(w)]
+            words = [w.rstrip(",.;:!?)") for w in words]
+            words = [w for w in words if w not in ("True", "False", "None")]
+            if len(words) >= 3 and FUNCTION_WORDS & {w.lower() for w in words}:
+                found.append(line)
+                break
+    return found
+
+
+def code_cell_problems(path: Path) -> list[str]:
+    """``message_problems`` for every code cell of a lesson notebook."""
+    try:
+        nb = _read(path)
+    except Exception:
+        return []
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            source = "\n".join(
+                "" if line.lstrip().startswith(("%", "!")) else line
+                for line in cell.source.splitlines()
+            )
+            problems += [f"{path}: cell {i}: {p}" for p in message_problems(source)]
+    return problems
+
+
+def messages_tree(root: Path = ROOT) -> list[str]:
+    """One-language messages in course_utils/, autograder/ and the lessons' code cells."""
+    problems = []
+    for package in ("course_utils", "autograder"):
+        for py in sorted((root / package).rglob("*.py")):
+            if py.name == "bilingual.py":
+                continue  # it names the Chinese words it forbids
+            text = py.read_text(encoding="utf-8")
+            facing = package == "course_utils"
+            problems += [f"{py}: {p}" for p in message_problems(text, learner_facing=facing)]
+    for nb in sorted((root / "solutions").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" not in nb.parts:
+            problems += code_cell_problems(nb)
+    return problems
