@@ -105,7 +105,7 @@ def start_and_stop(tmp_path: Path, moment: str, signum: int):
 def resume(tmp_path: Path, out: Path, expected: dict[str, float]) -> None:
     proc = course_grade(str(tmp_path / "sub"), "--out", str(out), "--workers", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert read_grades(out) == expected  # each grade exactly once, and right
+    assert read_grades(out) == expected, proc.stdout  # each grade exactly once, and right
 
 
 @pytest.mark.parametrize("moment", list(MOMENTS))

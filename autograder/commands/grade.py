@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="torch threads per kernel and worker (default: cores ÷ workers)",
     )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:8786",
+        help="grade on the workers of this Dask scheduler (needs --db postgresql://...)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -83,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             limits=Limits(args.cell_timeout, args.notebook_timeout, int(args.memory * (1 << 30))),
             threads=args.threads,
+            scheduler=args.scheduler,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"course grade: {exc}")

@@ -29,6 +29,7 @@ import sys
 import time
 import traceback
 import zipfile
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -499,6 +500,7 @@ def grade(
     limits: Limits = Limits(),
     root: Path = ROOT,
     threads: int | None = None,
+    scheduler: str | None = None,
 ) -> Summary:
     """Grade every new or changed submission under ``submitted`` into ``out``.
 
@@ -507,10 +509,14 @@ def grade(
     again grades the rest.
     """
     with stopped_by_signals():
-        return _grade(submitted, out, workers, db_url, sandbox, progress, limits, root, threads)
+        return _grade(
+            submitted, out, workers, db_url, sandbox, progress, limits, root, threads, scheduler
+        )
 
 
-def _grade(submitted, out, workers, db_url, sandbox, progress, limits, root, threads) -> Summary:
+def _grade(
+    submitted, out, workers, db_url, sandbox, progress, limits, root, threads, scheduler
+) -> Summary:
     from autograder.authoring.release import lessons
 
     start = time.monotonic()
@@ -520,6 +526,10 @@ def _grade(submitted, out, workers, db_url, sandbox, progress, limits, root, thr
         raise FileNotFoundError(f"{submitted} does not exist")
     submitted = unpack(submitted, out / "unpacked")
     db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
+    if scheduler:
+        from autograder.grading.cluster import check_db
+
+        check_db(db_url)
     state = load_state(out)
     if state.get("db_url") not in (None, db_url):
         state = {"sources": {}}  # another gradebook: grade everything again
@@ -547,11 +557,11 @@ def _grade(submitted, out, workers, db_url, sandbox, progress, limits, root, thr
     skipped = len(jobs) - len(todo)
     results: list[Result] = []
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    threads = threads or default_threads(workers)
     if todo:
         results = _run_pool(
-            todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root, threads
-        )
+            todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root, threads,
+            scheduler,
+        )  # fmt: skip
     from autograder.grading.export import export
 
     state["phase"] = "exporting"
@@ -563,38 +573,104 @@ def _grade(submitted, out, workers, db_url, sandbox, progress, limits, root, thr
 
 
 def _run_pool(
-    todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root, threads
-) -> list[Result]:
-    # Workers are forks of this process once it has imported what grading and kernels
-    # need: no worker imports torch or nbgrader again.
-    from autograder.grading import forkserver, preprocessors  # noqa: F401
+    todo, out, db_url, workers, sandbox, submitted, progress, state, limits, root, threads,
+    scheduler=None,
+) -> list[Result]:  # fmt: skip
+    if scheduler:
+        from autograder.grading.cluster import DaskPool
 
-    forkserver.preload()
-    ctx = mp.get_context("fork")
-    box = default_sandbox(out, submitted, db_url, limits, root) if sandbox else None
-    scratch = out / ".kernels"
-    scratch.mkdir(exist_ok=True)
-    os.chmod(scratch, 0o711)
-    bar = _progress_bar(len(todo), progress)
+        backend = DaskPool(scheduler, out, db_url, sandbox, limits, threads)
+    else:
+        box = default_sandbox(out, submitted, db_url, limits, root) if sandbox else None
+        backend = LocalPool(out, db_url, box, limits, threads or default_threads(workers), workers)
+    try:
+        return _run_loop(todo, backend, out, state, _progress_bar(len(todo), progress))
+    finally:
+        backend.close()
+
+
+class LocalPool:
+    """Worker processes forked from this grader, each with its own kernel fork server."""
+
+    lost: tuple[type[BaseException], ...] = (BrokenProcessPool,)
+
+    def __init__(self, out, db_url, box, limits, threads, workers) -> None:
+        # Workers are forks of this process once it has imported what grading and kernels
+        # need: no worker imports torch or nbgrader again.
+        from autograder.grading import forkserver, preprocessors  # noqa: F401
+
+        forkserver.preload()
+        scratch = out / ".kernels"
+        scratch.mkdir(exist_ok=True)
+        os.chmod(scratch, 0o711)
+        self.workers = workers
+        self.initargs = (
+            str(out / "course"),
+            db_url,
+            box,
+            str(scratch),
+            limits,
+            threads,
+            os.getpid(),
+        )
+        self.pool: cf.ProcessPoolExecutor | None = None
+
+    def open(self) -> None:
+        """A fresh pool (also after a worker died, which breaks the old one)."""
+        self.pool = cf.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=mp.get_context("fork"),
+            initializer=_init_worker,
+            initargs=self.initargs,
+        )
+
+    def submit(self, job: Job) -> cf.Future:
+        return self.pool.submit(grade_one, job)
+
+    def receive(self, job: Job, value: Result) -> Result:
+        return value
+
+    def end(self, failed: bool) -> None:
+        """Shut the pool down; on a signal or an error, kill its workers at once.
+
+        Their fork servers and kernels follow them (each dies with its parent), so
+        nothing waits for a notebook to finish.
+        """
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        if failed:
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            for process in processes:
+                with contextlib.suppress(Exception):
+                    process.kill()
+            for process in processes:
+                with contextlib.suppress(Exception):
+                    process.join(2)
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            pool.shutdown(wait=True)
+
+    def close(self) -> None:
+        self.end(failed=True)
+
+
+def _run_loop(todo: list[Job], backend, out: Path, state: dict, bar) -> list[Result]:
+    """Submit every job, record each result as it comes; a job whose worker was lost is
+    graded again (at most three tries), locally or on a cluster alike."""
     results = []
     pending = list(todo)
     attempts: dict[str, int] = {}
     while pending:
-        pool = cf.ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(str(out / "course"), db_url, box, str(scratch), limits, threads, os.getpid()),
-        )
-        with _ending(pool):
-            futures = {pool.submit(grade_one, job): job for job in pending}
+        backend.open()
+        try:
+            futures = {backend.submit(job): job for job in pending}
             pending = []
             for future in cf.as_completed(futures):
                 job = futures[future]
                 try:
-                    result = future.result()
-                except cf.process.BrokenProcessPool:
-                    # A worker died: grade it again in a fresh pool, but not forever.
+                    result = backend.receive(job, future.result())
+                except backend.lost:
                     attempts[job.key] = attempts.get(job.key, 0) + 1
                     if attempts[job.key] < 3:
                         pending.append(job)
@@ -615,30 +691,12 @@ def _run_pool(
                 bar.set_postfix_str(
                     f"{job.key} {result.score:g}/{result.max_score:g}", refresh=False
                 )
+        except BaseException:
+            backend.end(failed=True)
+            raise
+        backend.end(failed=False)
     bar.close()
     return results
-
-
-@contextlib.contextmanager
-def _ending(pool: cf.ProcessPoolExecutor):
-    """Shut the pool down when done; on a signal or an error, kill its workers at once.
-
-    Their fork servers and kernels follow them (each dies with its parent), so nothing
-    waits for a notebook to finish.
-    """
-    try:
-        yield pool
-    except BaseException:
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.kill()
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.join(2)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 def _progress_bar(total: int, enabled: bool):
