@@ -346,6 +346,9 @@ def function_uses(answer: Callable, *, depth: int = 2) -> list[Use]:
             return
         if tree is None:
             return
+        if code.co_name == "<lambda>":  # getsource gives the whole statement around a lambda
+            lambdas = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)]
+            tree = ast.Module(body=[ast.Expr(n) for n in lambdas], type_ignores=[])
         table: dict[str, set[str]] = {}
         globals_ = getattr(fn, "__globals__", {})
         for name in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}:
