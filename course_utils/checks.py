@@ -46,7 +46,8 @@ class CheckFailure(AssertionError):
         if cause is not None and not isinstance(cause, NotImplementedError):
             import traceback
 
-            lines += ["", "Traceback of your function · 你的函数的报错位置:"]
+            heading = Msg("Traceback of your function:", "你的函数的报错回溯（traceback）：")
+            lines += ["", *heading.render().splitlines()]
             tb = cause.__traceback__
             tb = tb.tb_next if tb is not None and tb.tb_next is not None else tb  # skip our caller
             lines += "".join(traceback.format_exception(type(cause), cause, tb)).splitlines()
@@ -175,9 +176,10 @@ def check_tensor(
         _fail(
             Msg(
                 f"✗ {name}: wrong shape: expected {tuple(expected.shape)}, got {tuple(actual_t.shape)}. "
-                "Gradients have the shape of the tensor they belong to.",
+                "Return exactly what the exercise asks for; a gradient, for example, has the "
+                "shape of the tensor it belongs to.",
                 f"✗ {name}：形状不对：应为 {tuple(expected.shape)}，实际为 {tuple(actual_t.shape)}。"
-                "梯度的形状与它所属的张量相同。",
+                "请对照题目要求的返回值检查形状；例如，梯度的形状与它所属的张量相同。",
             ),
             hint,
         )

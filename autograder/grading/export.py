@@ -110,7 +110,7 @@ def write_report(folder: Path, graded: dict[str, dict]) -> None:
 <p>{len(graded)} submission(s) graded · 共评阅 {len(graded)} 份提交</p>
 <table><tr><th>lesson · 课</th><th>n</th><th>mean % · 平均</th><th>median % · 中位数</th></tr>{rows}</table>
 {body}
-<h2>What the grader noticed · 评分时发现的问题</h2><ul>{notes or "<li>nothing · 无</li>"}</ul>
+<h2>What the grader noticed · 评分时发现的情况</h2><ul>{notes or "<li>nothing · 无</li>"}</ul>
 </body></html>"""
     (folder / "index.html").write_text(page, encoding="utf-8")
 

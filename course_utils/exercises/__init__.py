@@ -183,7 +183,7 @@ def diagnose(
         )
     context = Msg(
         f"On random input ({_describe_args(args)}):",
-        f"随机输入（{_describe_args(args)}）下：",
+        f"在随机输入（{_describe_args(args)}）下：",
     )
     if error is not None:
         what = Msg(

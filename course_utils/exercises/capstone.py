@@ -257,7 +257,7 @@ register(
             "before it passes it on. In each _backward, ADD into the children's .grad (+=): "
             "a node used twice, as in x * x, gets both contributions (2x). Local rules: "
             "d(a*b)/da = b, d(a**k)/da = k·a**(k−1), d(a/b)/db = −a/b².",
-            "backward() 先令 self.grad = 1.0，再按拓扑排序的逆序对每个节点调用 _backward()，"
+            "backward() 先令 self.grad = 1.0，再按逆拓扑序对每个节点调用 _backward()，"
             "保证一个节点在收齐所有用到它之处传来的梯度之后，才把梯度继续往下传。"
             "每个 _backward 都要把梯度累加（+=）到子节点的 .grad 上：像 x * x 这样用了两次的节点"
             "要得到两份贡献（2x）。局部规则：d(a*b)/da = b，d(a**k)/da = k·a**(k−1)，d(a/b)/db = −a/b²。",
@@ -347,7 +347,7 @@ register(
             "b.grad to 0.0 (backward accumulates, just like torch); call loss.backward(); then "
             "p.data -= lr * p.grad. The loss is the mean, not the sum, of the squared errors.",
             "每一步：用数据和当前参数 w1、w2、b 构造损失（数据每次都包装成新的 Value）；"
-            "在更新之前记录 loss.data；把 w1.grad、w2.grad、b.grad 清零为 0.0"
+            "在更新之前记录 loss.data；把 w1.grad、w2.grad、b.grad 重置为 0.0"
             "（backward 会累加梯度，与 torch 一样）；调用 loss.backward()；然后执行 p.data -= lr * p.grad。"
             "损失是平方误差的平均值，而不是总和。",
         ),

@@ -122,9 +122,9 @@ register(
         hint=Msg(
             "Outer function sin, inner function x². Differentiate the outer one and evaluate it "
             "at the inner value, then multiply by the inner derivative: cos(x²) · 2x. "
-            "cos(x²) alone misses the factor 2x; cos(2x) evaluates at the wrong place.",
+            "cos(x²) alone misses the factor 2x; cos(2x) evaluates the outer derivative at 2x instead of x².",
             "外层函数是 sin，内层函数是 x²。先对外层求导并代入内层的值，再乘以内层的导数："
-            "cos(x²) · 2x。只写 cos(x²) 漏掉了因子 2x；写成 cos(2x) 则代错了位置。",
+            "cos(x²) · 2x。只写 cos(x²) 漏掉了因子 2x；写成 cos(2x) 则是把外层导数代入了 2x，而不是 x²。",
         ),
         edge_cases=lambda: [
             (torch.zeros(2),),

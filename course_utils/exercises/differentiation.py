@@ -141,10 +141,10 @@ register(
         reference=lambda x, y: bool(torch.allclose(x, y)),
         kind="value",
         hint=Msg(
-            "== compares floats bit by bit, and two correct computations can differ in the last "
+            "== asks floats to be exactly equal, and two correct computations can differ in the last "
             "bits. Use torch.allclose(x, y), which allows a small tolerance, and return a "
             "Python bool.",
-            "== 逐位比较浮点数，而两种都正确的算法结果可能在最后几位上不同。"
+            "== 要求两个浮点数完全相等，而两种都正确的算法结果可能在最后几位上不同。"
             "请使用允许微小误差的 torch.allclose(x, y)，并返回 Python 的 bool。",
         ),
         edge_cases=lambda: [

@@ -206,7 +206,7 @@ register(
             "BatchNorm use its running statistics, and `with torch.no_grad():` stops autograd "
             "from recording the forward pass. Neither does the other's job.",
             "评估需要两个互不替代的开关：model.eval() 关闭 Dropout，并让 BatchNorm 使用滑动统计量；"
-            "`with torch.no_grad():` 让 autograd 不再记录前向传播。两者谁也不能代替谁。",
+            "`with torch.no_grad():` 让 autograd 不再记录前向传播。",
         ),
         edge_cases=_evaluate_edge_cases,
     )
