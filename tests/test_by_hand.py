@@ -428,3 +428,23 @@ def test_plain_nbgrader_autograde_applies_the_same_rules(tmp_path):
             graded.scores[key] = float(row["score"])
     graded.out = course
     _assert_scores_and_reasons(graded)
+
+
+def test_imports_inside_the_answer_are_not_dynamic_code():
+    def dsin_square(x):
+        from math import pi  # noqa: F401  (a plain import runs importlib's own helpers)
+
+        import torch as t
+
+        return t.cos(x**2) * 2 * x
+
+    check("chain_rule.sin_square", dsin_square, hidden=True)
+
+
+def test_torch_func_runs_unchanged_and_is_named():
+    def dsin_square(x):
+        return torch.vmap(torch.func.grad(lambda u: torch.sin(u**2)))(x)
+
+    with pytest.raises(CheckFailure) as info:
+        check("chain_rule.sin_square", dsin_square)
+    assert "torch.func" in info.value.msg.en and "RuntimeError" not in info.value.msg.en

@@ -11,7 +11,8 @@ strings. Two views find such means, and the grader and :func:`check` use both:
   reference that :func:`check` computes is never counted), a profile hook notes every call
   into ``torch.autograd``/``torch.func``/``torch.optim``/the course's exercises, every run of
   the autograd engine, and every ``exec``/``eval``/``compile``/``__import__`` made by the
-  learner's own code; saved-tensor hooks notice a backward pass that reads saved tensors.
+  learner's own code. (No saved-tensor hooks: torch.func refuses to run under them, which
+  would change what the learner's code does.)
 
 The runtime record travels with the answers (``ANSWER_MIME``) and is judged again in the
 grader's process, which also runs the static view on the submitted cells
@@ -441,8 +442,6 @@ class Watch:
         self.answer = answer
         self.uses: list[Use] = []
         self._allowed: set[types.CodeType] = set()
-        self._packed = 0
-        self._unpacked = 0
         self._inside: types.FrameType | None = None
 
     @property
@@ -484,7 +483,7 @@ class Watch:
                     module = os.path.relpath(filename, _ROOT)[:-3].replace(os.sep, ".")
                     module = module.removesuffix(".__init__")
                     use = COURSE_REFERENCE, f"{module}.{code.co_qualname}"
-            elif "importlib" in filename and frame.f_back is not None:
+            elif code.co_name in ("import_module", "reload") and frame.f_back is not None:
                 if _learner_frame(frame.f_back.f_code.co_filename):
                     use = DYNAMIC_CODE, f"importlib.{code.co_name}()"
             if use is not None:
@@ -497,31 +496,18 @@ class Watch:
             elif name in _DYNAMIC_C and _learner_frame(frame.f_code.co_filename):
                 self._note((DYNAMIC_CODE, f"{name}()"))
 
-    def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
-        self._packed += 1
-        return tensor
-
-    def _unpack(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self._inside is None and not any(means == AUTOGRAD for means, _ in self.uses):
-            self._note((AUTOGRAD, "a backward pass"))
-        self._unpacked += 1
-        return tensor
-
     def call(self, answer: Callable, args: tuple) -> Any:
         """``answer(*args)``, recorded."""
         if not self.active:
             return answer(*args)
         self._allow_methods_of(args)
         previous = sys.getprofile()
-        hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
-        hooks.__enter__()
         sys.setprofile(self._profile)
         self._inside = None
         try:
             return answer(*args)
         finally:
             sys.setprofile(previous)
-            hooks.__exit__(None, None, None)
 
     def static_uses(self) -> list[Use]:
         if not self.active or self.answer is None:
