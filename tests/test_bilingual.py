@@ -95,7 +95,7 @@ def test_glossary_splits_topological_terms_and_lists_the_missing_ones():
         ("element-wise", "逐元素"),
         ("in-place", "原地"),
         ("buffer", "缓冲区"),
-        ("running statistics", "滑动统计量"),
+        ("running statistic", "滑动统计量"),
         ("BatchNorm", "批量规范化"),
         ("detach", "分离"),
         ("track", "追踪"),
