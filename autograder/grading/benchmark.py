@@ -1,6 +1,7 @@
 """Benchmark: stock ``nbgrader autograde`` against ``course grade`` on the same submissions.
 
     .venv/bin/python -m autograder.grading.benchmark --n 16
+    .venv/bin/python -m autograder.grading.benchmark --scale --n 128
 
 Makes N sample submissions spread over every lesson (a mix of correct, blank and
 wrong), grades them with stock nbgrader (one ``nbgrader autograde`` per lesson, which
@@ -8,6 +9,11 @@ is its best case) and with ``course grade``, one after the other, then merely ex
 the same notebooks with fresh kernels. Prints the times, the ratio, seconds per
 submission, how long the cells themselves take, and whether both graders gave
 identical scores (it exits 1 if they did not).
+
+``--scale`` grades the same N submissions with 1, 2, 4, … workers up to the core count
+and prints, for each, the time, the speed-up over one worker and the efficiency
+(speed-up ÷ workers), then stock nbgrader on a few of them (``--stock-n``) for scale.
+Both modes print where a warm worker's time goes per submission (median of each step).
 """
 
 from __future__ import annotations
@@ -123,6 +129,92 @@ def _ts(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
+PHASES = ("copy", "kernel", "cells", "autograde", "notes", "feedback", "gradebook")
+
+
+def breakdown(out: Path) -> str:
+    """Median seconds per step of a submission in a worker, from the run's state file."""
+    import json
+    import statistics
+
+    graded = json.loads((out / "state.json").read_text()).get("graded", {}).values()
+    rows = [r.get("phases") or {} for r in graded]
+    rows = [r for r in rows if r]
+    if not rows:
+        return "  (no per-step times recorded)"
+    medians = {k: statistics.median(r.get(k, 0.0) for r in rows) for k in PHASES}
+    total = statistics.median(r2.get("seconds", 0.0) for r2 in graded)
+    parts = "  ".join(f"{k} {v:.2f}" for k, v in medians.items())
+    fixed = sum(v for k, v in medians.items() if k != "cells")
+    return (
+        f"  per submission (median, s): {parts}\n"
+        f"  total {total:.2f} s, of which {fixed:.2f} s around the cells"
+    )
+
+
+def grade_cmd(submitted: Path, out: Path, workers: int, extra: list[str]) -> list[str]:
+    return [
+        sys.executable, "-m", "autograder.cli", "grade", "--quiet", str(submitted),
+        "--out", str(out), "--workers", str(workers), *extra,
+    ]  # fmt: skip
+
+
+def worker_counts(cores: int) -> list[int]:
+    counts, n = [], 1
+    while n < cores:
+        counts.append(n)
+        n *= 2
+    return [*counts, cores]
+
+
+def stock_grade(base: Path, subs: list[tuple[str, str, Path]]) -> float:
+    """Seconds for stock ``nbgrader autograde`` (one call per lesson, its best case)."""
+    used = sorted({lesson for _, lesson, _ in subs})
+    stock = make_course(base, used)
+    for lesson in used:
+        run([sys.executable, "-m", "nbgrader", "generate_assignment", lesson, "--force"], stock)
+    for student, lesson, path in subs:
+        submit(stock, student, lesson, nbformat.read(path, as_version=4), path.name)
+    return sum(
+        run([sys.executable, "-m", "nbgrader", "autograde", lesson, "--create"], stock)
+        for lesson in used
+    )
+
+
+def scale(args, base: Path) -> int:
+    cores = len(os.sched_getaffinity(0))
+    counts = args.counts or worker_counts(cores)
+    subs = make_submissions(args.n, base / "submitted")
+    used = sorted({lesson for _, lesson, _ in subs})
+    print(f"{args.n} submissions over {len(used)} lesson(s) on {cores} core(s)", flush=True)
+    extra = ["--no-sandbox"] if args.no_sandbox else []
+    times: dict[int, float] = {}
+    grades = {}
+    for workers in counts:
+        out = base / f"out-{workers}"
+        times[workers] = run(grade_cmd(base / "submitted", out, workers, extra), base)
+        grades[workers] = scores(out / "grades.csv")
+        one = times[counts[0]] * counts[0]
+        print(
+            f"workers {workers:3d}: {times[workers]:7.1f} s  {args.n / times[workers]:6.2f} submissions/s"
+            f"  speed-up {one / times[workers]:5.2f}x  efficiency {one / times[workers] / workers:4.0%}",
+            flush=True,
+        )
+        print(breakdown(out), flush=True)
+    same = all(g == grades[counts[0]] for g in grades.values())
+    print(f"identical scores for every worker count: {'yes' if same else 'NO'}")
+    if args.stock_n:
+        k = min(args.stock_n, args.n)
+        t = stock_grade(base / "stock", subs[:k])
+        best = min(times.values())
+        print(
+            f"stock nbgrader autograde: {t:.1f} s for {k} ({t / k:.2f} s per submission); "
+            f"course grade at its best: {best / args.n:.3f} s per submission "
+            f"({t / k / (best / args.n):.0f}x)"
+        )
+    return 0 if same else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -132,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", type=Path, help="keep the working folder here instead of a temporary one"
     )
+    parser.add_argument("--scale", action="store_true", help="1, 2, 4, … workers")
+    parser.add_argument(
+        "--counts", type=int, nargs="+", help="worker counts for --scale (default 1, 2, 4, …)"
+    )
+    parser.add_argument(
+        "--stock-n", type=int, default=8, help="submissions stock nbgrader grades in --scale"
+    )
+    parser.add_argument("--no-sandbox", action="store_true", help="pass --no-sandbox")
     args = parser.parse_args(argv)
     bindir = os.path.dirname(sys.executable)
     os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
@@ -139,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
+        if args.scale:
+            return scale(args, base)
         subs = make_submissions(args.n, base / "submitted")
         used = sorted({lesson for _, lesson, _ in subs})
         print(f"{args.n} submissions over {len(used)} lesson(s) on {os.cpu_count()} core(s)")
@@ -183,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"execute only, fresh kernels: {t_exec:5.1f} s  ({t_exec / n:5.2f} s per submission)")
         print(f"time inside the cells    : {t_cells:7.1f} s  ({t_cells / n:5.2f} s per submission)")
         print(f"identical scores         : {'yes' if same else 'NO'} ({len(stock_scores)} grades)")
+        print(breakdown(base / "fast"))
         if not same:
             for key in sorted(set(stock_scores) | set(fast_scores)):
                 if stock_scores.get(key) != fast_scores.get(key):

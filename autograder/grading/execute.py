@@ -18,6 +18,10 @@ from traitlets import Integer
 
 from autograder.grading import notes
 
+# Where the last notebook's time went (seconds): in cells, and around them (kernel start
+# and stop, nbclient). Read by the grader for its per-submission breakdown.
+TIMES: dict[str, float] = {}
+
 MEMORY_ERRORS = ("MemoryError", "OutOfMemoryError")
 MEMORY_TEXT = (
     "can't allocate memory",
@@ -38,14 +42,26 @@ class SafeExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = False
         self._started = time.monotonic()
+        self._in_cells = 0.0
         try:
             return super().preprocess(nb, resources, km)
         except (DeadKernelError, CellTimeoutError):
             # The kernel died between cells, or while being shut down after we stopped it.
             self._stopped = True
             return self.nb, self.resources
+        finally:
+            total = time.monotonic() - self._started
+            TIMES["cells"] = TIMES.get("cells", 0.0) + self._in_cells
+            TIMES["kernel"] = TIMES.get("kernel", 0.0) + total - self._in_cells
 
     def preprocess_cell(self, cell, resources, index):
+        start = time.monotonic()
+        try:
+            return self._preprocess_cell(cell, resources, index)
+        finally:
+            self._in_cells += time.monotonic() - start
+
+    def _preprocess_cell(self, cell, resources, index):
         if self._stopped:
             return cell, resources
         if time.monotonic() - self._started > self.notebook_timeout:

@@ -67,6 +67,7 @@ class Result:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     feedback: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, in the worker
 
     @property
     def key(self) -> str:
@@ -290,10 +291,14 @@ def grade_one(job: Job) -> Result:
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    from autograder.grading.execute import TIMES
+
     start = time.monotonic()
     course: Path = _worker["course"]
     db_url: str = _worker["db_url"]
     result = Result(job.student, job.assignment, job.digest, ok=False)
+    clock = _Clock(result.phases)
+    TIMES.clear()
     try:
         target = course / "submitted" / job.student / job.assignment
         shutil.rmtree(target, ignore_errors=True)
@@ -305,7 +310,9 @@ def grade_one(job: Job) -> Result:
         config = nbgrader_config(course, db_url, limits=_worker["limits"])
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.ERROR)
+        clock("copy")
         graded = api.autograde(job.assignment, job.student, force=True, create=True)
+        clock("autograde")
         if not graded["success"]:
             result.notes.append("autograde failed: " + _last_error(graded))
         for nb_path in sorted(
@@ -314,11 +321,13 @@ def grade_one(job: Job) -> Result:
             found = notes.of(nbformat.read(nb_path, as_version=4))
             if found:
                 result.notes.append(f"{nb_path.stem}: {notes.log_line(found)}")
+        clock("notes")
         feedback = api.generate_feedback(job.assignment, job.student, force=True)
         if not feedback["success"]:
             result.notes.append("feedback failed: " + _last_error(feedback))
         fb_dir = course / "feedback" / job.student / job.assignment
         result.feedback = [str(p) for p in sorted(fb_dir.glob("*.html"))] if fb_dir.is_dir() else []
+        clock("feedback")
         with Gradebook(db_url, config.CourseDirectory.course_id) as gb:
             try:
                 sub = gb.find_submission(job.assignment, job.student)
@@ -332,13 +341,34 @@ def grade_one(job: Job) -> Result:
                             ]
             except MissingEntry:
                 result.notes.append("no submission in the gradebook")
+        clock("gradebook")
         result.ok = graded["success"]
     except Exception:
         result.notes.append(
             "grader error: " + traceback.format_exc(limit=3).strip().splitlines()[-1]
         )
+    # The kernel's share of autograde: starting and stopping it, and the cells themselves.
+    if "autograde" in result.phases and TIMES:
+        result.phases["cells"] = round(TIMES.get("cells", 0.0), 3)
+        result.phases["kernel"] = round(TIMES.get("kernel", 0.0), 3)
+        result.phases["autograde"] = round(
+            result.phases["autograde"] - TIMES.get("cells", 0.0) - TIMES.get("kernel", 0.0), 3
+        )
     result.seconds = time.monotonic() - start
     return result
+
+
+class _Clock:
+    """Record the seconds since the previous call under each name."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.last = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        self.into[name] = round(self.into.get(name, 0.0) + now - self.last, 3)
+        self.last = now
 
 
 def replace_unreadable(folder: Path, released: Path) -> None:
