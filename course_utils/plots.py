@@ -115,6 +115,36 @@ def plot_curve(
     return fig
 
 
+def plot_series(
+    x: Sequence[float],
+    series: dict[str | Msg, Sequence[float]],
+    *,
+    xlabel: str | Msg,
+    ylabel: str | Msg,
+    loglog: bool = False,
+    title: str | Msg = "",
+):
+    """Several curves over the same x, each with a (bilingual) legend; log axes with ``loglog``."""
+    import matplotlib.pyplot as plt
+
+    def text(label: str | Msg) -> str:
+        return localized(label) if isinstance(label, Msg) else label
+
+    use_cjk_font()
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for label, ys in series.items():
+        ax.plot(list(x), list(ys), marker="o", markersize=3, label=text(label))
+    if loglog:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel(text(xlabel))
+    ax.set_ylabel(text(ylabel))
+    ax.set_title(text(title))
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 # Register the Chinese font as soon as a lesson imports this module: a figure made with
 # plain matplotlib before any call to ``localized`` must still render Chinese labels.
 use_cjk_font()
