@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 
-.PHONY: lab test setup lint format release clean
+.PHONY: lab test setup lint format release clean hub
 
 setup: $(STAMP)
 
@@ -14,8 +14,11 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[autograder,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[autograder,dev,hub]"
 	$(BIN)/python -m autograder.lab.setup
+	@# The hub's proxy (configurable-http-proxy, Node.js) from deploy/hub/package-lock.json.
+	@if command -v npm >/dev/null; then npm ci --prefix deploy/hub --no-audit --no-fund --silent; \
+	else echo "npm not found: make hub and its tests need Node.js and npm (apt-get install nodejs npm)"; fi
 	@touch $(STAMP)
 
 # COURSE_LANG=en or zh opens a one-language edition of the course (built from notebooks/).
@@ -31,6 +34,13 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests solutions notebooks $(PYTEST_ARGS)
+
+# A JupyterHub for the course on this machine (as root): learners, an instructor, nbgrader's
+# exchange and Formgrader. It prints the URL and the logins; HUB_IP=0.0.0.0 to open it wider.
+HUB_IP ?= 127.0.0.1
+HUB_PORT ?= 8000
+hub: $(STAMP)
+	$(BIN)/course hub --ip $(HUB_IP) --port $(HUB_PORT) $(HUB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

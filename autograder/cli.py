@@ -20,6 +20,10 @@ COMMANDS = {
         "autograder.commands.edition",
         "build a one-language edition (en / zh) of the learner notebooks",
     ),
+    "hub": (
+        "autograder.commands.hub",
+        "run the course on a local JupyterHub: learners, an instructor, nbgrader's exchange",
+    ),
 }
 
 

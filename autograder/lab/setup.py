@@ -12,7 +12,11 @@ Run by ``make lab`` and ``make setup`` (``python -m autograder.lab.setup``); saf
    environment's settings folder): no news pop-up, no update checks, and the interface
    language that ``COURSE_LANG`` asks for (``zh`` -> Chinese; a learner's own choice in
    Settings -> Language still wins).
-4. Chinese needs a CJK font in the browser, or it shows as boxes. On Linux without one we
+4. Learners see the learner's side of nbgrader only: the Assignment List and Validate, not
+   the instructor's Create Assignment, Formgrader or course list
+   (``labconfig/page_config.json`` in the environment's Jupyter config folder). The course
+   hub's service turns them back on for the grader account (``autograder/lab/hub.py``).
+5. Chinese needs a CJK font in the browser, or it shows as boxes. On Linux without one we
    install ``fonts-wqy-microhei`` when we are root with apt-get (once), otherwise say how.
    Matplotlib keeps its own font list: when it predates the font, it is rebuilt so that
    plots get Chinese labels (``course_utils.plots.localized``).
@@ -45,6 +49,9 @@ c = get_config()  # noqa: F821
 c.Exchange.root = {exchange!r}
 c.CourseDirectory.course_id = {course_id!r}
 """
+
+# nbgrader's JupyterLab plugins for instructors (``@jupyter/nbgrader:<name>``).
+INSTRUCTOR_PANELS = ("create-assignment", "formgrader", "course-list")
 
 FONT_PACKAGE = "fonts-wqy-microhei"
 FONT_STAMP = ".cjk-font-tried"
@@ -116,6 +123,26 @@ def write_nbgrader_config(config_dir: Path, root: Path = ROOT) -> Path:
         NBGRADER_CONFIG.format(exchange=str(root / EXCHANGE_DIR), course_id=COURSE_ID),
         encoding="utf-8",
     )
+    return path
+
+
+def write_learner_page_config(config_dir: Path) -> Path:
+    """Turn off nbgrader's instructor panels in JupyterLab (``labconfig/page_config.json``).
+
+    Other keys of an existing file are kept; a higher folder on ``JUPYTER_CONFIG_PATH`` may turn
+    a panel back on with ``false``.
+    """
+    path = config_dir / "labconfig" / "page_config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        current = {}
+    disabled = current.setdefault("disabledExtensions", {})
+    if isinstance(disabled, list):
+        disabled = current["disabledExtensions"] = {name: True for name in disabled}
+    disabled.update({f"@jupyter/nbgrader:{p}": True for p in INSTRUCTOR_PANELS})
+    path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     return path
 
 
@@ -213,6 +240,7 @@ def setup(
     """Everything ``make lab`` needs before JupyterLab starts."""
     (root / EXCHANGE_DIR).mkdir(exist_ok=True)
     write_nbgrader_config(jupyter_config_dir(prefix), root)
+    write_learner_page_config(jupyter_config_dir(prefix))
     write_lab_overrides(lab_settings_dir(prefix), lang)
     if fonts:
         ensure_cjk_font(prefix, lang)

@@ -1,0 +1,587 @@
+"""The course on a JupyterHub: learners, an instructor and nbgrader's exchange on one machine.
+
+``course hub`` (or ``make hub``) prepares everything below and starts JupyterHub with
+``deploy/hub/jupyterhub_config.py``; the tests in tests/hub/ do the same with their own folders.
+It follows nbgrader's multi-class demo (demos/demo_multiple_classes) with JupyterHub 5 roles:
+
+- real system users (``useradd``, as root): the learners, the instructor, and the grader account
+  ``grader-<course>`` that owns the course folder and runs the course service;
+- the course service: a JupyterLab (``jupyterhub-singleuser``) running as the grader in the
+  course folder, with the Formgrader; members of ``formgrade-<course>`` may open it. We start
+  it beside the hub, which sees an external service (it gives a managed one ten seconds to
+  answer, too short for JupyterLab on a small machine);
+- ``nbgrader-<course>`` lists who takes the course; nbgrader's ``JupyterHubAuthPlugin`` asks the
+  hub for a user's groups, so servers get ``read:users:groups!user`` on top of the defaults;
+- nbgrader's exchange with ``path_includes_course`` (``<exchange>/<course>/inbound`` ...);
+  submissions are readable by their author and the grader account only (:class:`PrivateSubmit`);
+- three Jupyter configuration folders: learners (no Create Assignment, Formgrader or course
+  list), the instructor (course list, which opens the Formgrader), the course service.
+
+Everything binds to 127.0.0.1 unless ``--ip`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import grp
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from stat import S_IRGRP, S_IRUSR, S_IWGRP, S_IWUSR, S_IXGRP, S_IXOTH, S_IXUSR
+
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+from nbgrader.exchange.default.submit import ExchangeSubmit
+from nbgrader.utils import notebook_hash
+
+from autograder.config import COURSE_ID, RELEASE_DIR, ROOT, SOURCE_DIR
+from autograder.lab.setup import INSTRUCTOR_PANELS, write_lab_overrides
+
+DEPLOY = ROOT / "deploy" / "hub"
+HUB_CONFIG = DEPLOY / "jupyterhub_config.py"
+PROXY = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
+BIN = Path(sys.executable).parent
+GRADER = f"grader-{COURSE_ID}"
+SERVICE = COURSE_ID  # the course service is named after the course, as in nbgrader's demo
+SETTINGS_ENV = "COURSE_HUB_SETTINGS"
+HUB_START_S = 90
+
+
+@dataclass
+class HubSettings:
+    """Everything jupyterhub_config.py needs; written as JSON into the hub's private folder."""
+
+    state: str  # the hub's own files (root only): cookie secret, database, this file
+    exchange: str
+    course: str  # the grader's nbgrader course folder
+    config: str  # Jupyter configuration folders: <config>/{learner,instructor,service}
+    instructor: str
+    learners: list[str]
+    db_url: str
+    ip: str = "127.0.0.1"
+    port: int = 8000
+    hub_port: int = 8081
+    proxy_api_port: int = 8001
+    service_port: int = 9999
+    service_token: str = field(default_factory=lambda: secrets.token_hex(32))
+    proxy_token: str = field(default_factory=lambda: secrets.token_hex(32))
+    lang: str = "both"
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.ip in ("", "0.0.0.0") else self.ip
+        return f"http://{host}:{self.port}"
+
+    @property
+    def settings_file(self) -> Path:
+        return Path(self.state) / "settings.json"
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> HubSettings:
+        path = path or os.environ.get(SETTINGS_ENV)
+        if not path:
+            raise RuntimeError(f"{SETTINGS_ENV} is not set: start the hub with `course hub`")
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+class PrivateSubmit(ExchangeSubmit):
+    """nbgrader's submit, but a submission is readable by its author and the grader only.
+
+    Stock nbgrader leaves submissions world-readable (hidden by a random folder name) with
+    the secret that names the learner's feedback. ``inbound/`` is set-group-ID and belongs to
+    the grader's group, so what a learner copies there is in that group: owner and group may
+    read, others nothing.
+    """
+
+    def copy_files(self) -> None:
+        super().copy_files()
+        dest = Path(self.inbound_path) / self.assignment_filename
+        self.set_perms(
+            str(dest),
+            fileperms=S_IRUSR | S_IWUSR | S_IRGRP,
+            dirperms=S_IRUSR | S_IWUSR | S_IXUSR | S_IRGRP | S_IXGRP,
+        )
+        # The grader may remove it later (nbgrader's own reason for its 0777 here).
+        os.chmod(dest, S_IRUSR | S_IWUSR | S_IXUSR | S_IRGRP | S_IWGRP | S_IXGRP)
+
+
+class PrivateReleaseFeedback(ExchangeReleaseFeedback):
+    """nbgrader's release_feedback, but each learner's feedback is readable by that learner only.
+
+    Stock nbgrader leaves released feedback world-readable under a name derived from the
+    submission's secret. The grader account belongs to every learner's own group
+    (:func:`prepare`), so it can hand each file to its learner's group: owner (the grader) and
+    that learner may read, others nothing.
+    """
+
+    def copy_files(self) -> None:
+        super().copy_files()
+        for html in glob.glob(os.path.join(self.src_path, "*.html")):
+            folder, name = os.path.split(html)
+            student = Path(folder).parent.name
+            with open(os.path.join(folder, "submission_secret.txt")) as fh:
+                secret = fh.read()
+            released = (
+                Path(self.dest_path) / f"{notebook_hash(secret=secret, notebook_id=name[:-5])}.html"
+            )
+            try:
+                gid = pwd.getpwnam(student).pw_gid
+            except KeyError:
+                self.log.warning("No system user %s: their feedback stays readable by all", student)
+                continue
+            os.chown(released, -1, gid)
+            os.chmod(released, S_IRUSR | S_IWUSR | S_IRGRP)
+
+
+# -- system users ------------------------------------------------------------------------------
+def ensure_user(name: str, password: str | None = None) -> pwd.struct_passwd:
+    """A system user with a private home folder (created when missing); set its password."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+        entry = pwd.getpwnam(name)
+    home = Path(entry.pw_dir)
+    home.mkdir(parents=True, exist_ok=True)
+    os.chown(home, entry.pw_uid, entry.pw_gid)
+    os.chmod(home, 0o700)  # learners must not read each other's work or fetched feedback
+    if password is not None:
+        subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+    return entry
+
+
+def let_users_run_python() -> list[Path]:
+    """The servers run this environment's Python as the course's users: every folder on the way
+    to it (and to its standard library) must be traversable by them. A Python under /root (pyenv)
+    is not; add traverse-only permission (o+x: no listing) and return the folders changed."""
+    changed = []
+    targets = {Path(os.path.realpath(sys.executable)), Path(sys.base_prefix).resolve(), BIN, ROOT}
+    for target in targets:
+        for folder in [*reversed(target.parents), target] if target.is_dir() else target.parents:
+            mode = folder.stat().st_mode
+            if not mode & S_IXOTH:
+                os.chmod(folder, mode | S_IXOTH)
+                changed.append(folder)
+    for folder in changed:
+        print(
+            f"course hub: made {folder} traversable (o+x) so that the course's users can run Python"
+        )
+    return changed
+
+
+def chown_tree(path: Path, entry: pwd.struct_passwd) -> None:
+    for p in [path, *path.rglob("*")]:
+        os.chown(p, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+# -- configuration files -----------------------------------------------------------------------
+NBGRADER_HUB_CONFIG = """\
+# Written by autograder/lab/hub.py: nbgrader on the course's JupyterHub.
+from nbgrader.auth import JupyterHubAuthPlugin
+
+c = get_config()  # noqa: F821
+c.Exchange.root = {exchange!r}
+c.Exchange.path_includes_course = True
+c.Authenticator.plugin_class = JupyterHubAuthPlugin
+c.CourseDirectory.course_id = {course!r}
+c.ExchangeFactory.submit = "autograder.lab.hub.PrivateSubmit"
+c.ExchangeFactory.release_feedback = "autograder.lab.hub.PrivateReleaseFeedback"
+"""
+
+COURSE_NBGRADER_CONFIG = """\
+# Written by autograder/lab/hub.py: the course folder of the grader account on the hub.
+from pathlib import Path
+
+from autograder.config import configure
+
+c = get_config()  # noqa: F821
+configure(c, Path(__file__).resolve().parent)
+c.CourseDirectory.db_url = {db_url!r}
+# configure() points the exchange into the checkout; on the hub it is shared:
+c.Exchange.root = {exchange!r}
+c.Exchange.path_includes_course = True
+c.ExchangeFactory.submit = "autograder.lab.hub.PrivateSubmit"
+c.ExchangeFactory.release_feedback = "autograder.lab.hub.PrivateReleaseFeedback"
+"""
+
+
+def page_config(role: str) -> dict:
+    """JupyterLab's ``labconfig/page_config.json`` for ``role``: which nbgrader panels load."""
+    shown = {"learner": (), "instructor": ("course-list",), "service": INSTRUCTOR_PANELS}[role]
+    return {
+        "disabledExtensions": {f"@jupyter/nbgrader:{p}": p not in shown for p in INSTRUCTOR_PANELS}
+    }
+
+
+def server_extensions(role: str) -> dict:
+    """Which nbgrader server extensions run in ``role``'s Jupyter server."""
+    instructor = role in ("instructor", "service")
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {
+                "nbgrader.server_extensions.formgrader": role == "service",
+                "nbgrader.server_extensions.course_list": instructor,
+                "nbgrader.server_extensions.assignment_list": True,
+                "nbgrader.server_extensions.validate_assignment": True,
+            }
+        }
+    }
+
+
+def write_jupyter_config(folder: Path, role: str, s: HubSettings) -> Path:
+    """One role's Jupyter configuration folder (it goes first on JUPYTER_CONFIG_PATH)."""
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    (folder / "nbgrader_config.py").write_text(
+        NBGRADER_HUB_CONFIG.format(exchange=s.exchange, course=COURSE_ID), encoding="utf-8"
+    )
+    # JupyterLab's defaults for the hub (no news, the course's language), not those that the
+    # last `make lab` left in the environment.
+    lab_settings = folder / "lab-settings"
+    write_lab_overrides(lab_settings, s.lang)
+    server = server_extensions(role)
+    server["LabApp"] = {"app_settings_dir": str(lab_settings)}
+    (folder / "jupyter_server_config.json").write_text(
+        json.dumps(server, indent=2) + "\n", encoding="utf-8"
+    )
+    (folder / "labconfig" / "page_config.json").write_text(
+        json.dumps(page_config(role), indent=2) + "\n", encoding="utf-8"
+    )
+    return folder
+
+
+def prepare(s: HubSettings, passwords: dict[str, str]) -> None:
+    """Users, folders and configuration for the hub described by ``s`` (as root; idempotent)."""
+    if os.geteuid() != 0:
+        raise PermissionError("the hub creates system users and runs servers as them: run as root")
+    let_users_run_python()
+    grader = ensure_user(GRADER)
+    for user in [s.instructor, *s.learners]:
+        entry = ensure_user(user, passwords.get(user))
+        # The grader hands each learner's feedback to that learner's own group.
+        group = grp.getgrgid(entry.pw_gid).gr_name
+        if GRADER not in grp.getgrgid(entry.pw_gid).gr_mem:
+            subprocess.run(["usermod", "--append", "--groups", group, GRADER], check=True)
+
+    state = Path(s.state)
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)
+    s.settings_file.write_text(json.dumps(asdict(s), indent=2) + "\n", encoding="utf-8")
+    os.chmod(s.settings_file, 0o600)
+
+    config = Path(s.config)
+    for role in ("learner", "instructor", "service"):
+        write_jupyter_config(config / role, role, s)
+    for p in [config, *config.rglob("*")]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+
+    # The exchange root: nbgrader wants it world-writable; the grader's release makes the rest.
+    exchange = Path(s.exchange)
+    exchange.mkdir(parents=True, exist_ok=True)
+    os.chown(exchange, grader.pw_uid, grader.pw_gid)
+    os.chmod(exchange, 0o777)
+
+    # The grader's course folder: the checkout's sources and learner versions (links, so that
+    # `course release` in the checkout is what `nbgrader release_assignment` hands out).
+    course = Path(s.course)
+    course.mkdir(parents=True, exist_ok=True)
+    for name in (SOURCE_DIR, RELEASE_DIR):
+        link = course / name
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name)
+    (course / "nbgrader_config.py").write_text(
+        COURSE_NBGRADER_CONFIG.format(db_url=s.db_url, exchange=s.exchange), encoding="utf-8"
+    )
+    chown_tree(course, grader)
+    os.chmod(course, 0o750)
+
+
+def course_env(s: HubSettings, role: str) -> dict[str, str]:
+    """The environment of a server (learner, instructor) or of the course service."""
+    return {
+        "PATH": f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+        "JUPYTER_CONFIG_PATH": str(Path(s.config) / role),
+        "COURSE_LANG": s.lang,
+        "COURSE_DB": s.db_url,
+        # `course grade` writes an nbgrader_config.py into its course folder that names an
+        # exchange of its own: release_feedback from there is told the hub's on the command line.
+        "COURSE_EXCHANGE": s.exchange,
+    }
+
+
+# -- running it ---------------------------------------------------------------------------------
+def proxy_command() -> Path:
+    """configurable-http-proxy, installed from deploy/hub/package.json (npm) when missing."""
+    if not PROXY.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise FileNotFoundError(
+                "configurable-http-proxy needs Node.js and npm (apt-get install nodejs npm)"
+            )
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(DEPLOY)], check=True)
+    return PROXY
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def service_prefix() -> str:
+    return f"/services/{SERVICE}/"
+
+
+def service_env(s: HubSettings) -> dict[str, str]:
+    """What JupyterHub would give a managed service (Spawner.get_env), for ours, which we run:
+    JupyterHub allows a managed service ten one-second tries to answer, and JupyterLab needs
+    longer on a small machine. (On Kubernetes the course service is external too.)"""
+    entry = pwd.getpwnam(GRADER)
+    api = f"http://127.0.0.1:{s.hub_port}/hub/api"
+    return {
+        "HOME": entry.pw_dir,
+        "USER": GRADER,
+        "SHELL": "/bin/bash",
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        **course_env(s, "service"),
+        "JUPYTERHUB_API_TOKEN": s.service_token,
+        "JUPYTERHUB_CLIENT_ID": f"service-{SERVICE}",
+        "JUPYTERHUB_HOST": "",
+        "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{service_prefix()}oauth_callback",
+        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps([f"access:services!service={SERVICE}"]),
+        "JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES": "[]",
+        "JUPYTERHUB_USER": GRADER,
+        "JUPYTERHUB_SERVER_NAME": "",
+        "JUPYTERHUB_API_URL": api,
+        "JUPYTERHUB_BASE_URL": "/",
+        "JUPYTERHUB_SERVICE_NAME": SERVICE,
+        "JUPYTERHUB_SERVICE_PREFIX": service_prefix(),
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{s.service_port}{service_prefix()}",
+        "JUPYTERHUB_DEFAULT_URL": "/lab",
+    }
+
+
+def as_grader(s: HubSettings, argv: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run an instructor's command as the grader account in the course folder, as in a terminal
+    of the course service (same environment, minus the service's hub token)."""
+    env = {k: v for k, v in service_env(s).items() if not k.startswith("JUPYTERHUB_")}
+    grader = pwd.getpwnam(GRADER)
+    return subprocess.run(
+        argv,
+        cwd=s.course,
+        env=env,
+        user=grader.pw_uid,
+        group=grader.pw_gid,
+        extra_groups=grader_groups(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class RunningHub:
+    settings: HubSettings
+    hub: subprocess.Popen
+    service: subprocess.Popen | None = None
+
+
+def start(s: HubSettings, log: Path) -> RunningHub:
+    """Start JupyterHub (it starts the proxy) and the course service; wait until both answer.
+
+    ``log`` gets the hub's output; the service's goes beside it (``<log>.service``)."""
+    proxy = proxy_command()
+    env = dict(os.environ)
+    env.update(
+        {
+            SETTINGS_ENV: str(s.settings_file),
+            "PATH": f"{proxy.parent}{os.pathsep}{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "CONFIGPROXY_AUTH_TOKEN": s.proxy_token,
+        }
+    )
+    env.pop("JUPYTER_CONFIG_PATH", None)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        hub = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(HUB_CONFIG)],
+            cwd=s.state,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = RunningHub(s, hub)
+    grader = pwd.getpwnam(GRADER)
+    service_log = log.with_name(log.name + ".service")
+    with service_log.open("w") as out:
+        running.service = subprocess.Popen(
+            [str(BIN / "jupyterhub-singleuser")],
+            cwd=s.course,
+            env=service_env(s),
+            user=grader.pw_uid,
+            group=grader.pw_gid,
+            extra_groups=grader_groups(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + HUB_START_S
+    checks = {
+        "JupyterHub": (hub, log, f"{s.url}/hub/api/"),
+        "the course service": (
+            running.service,
+            service_log,
+            f"http://127.0.0.1:{s.service_port}{service_prefix()}api",
+        ),
+    }
+    for name, (proc, its_log, url) in checks.items():
+        while not answers(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(running)
+                raise RuntimeError(f"{name} did not start; its log:\n{its_log.read_text()[-4000:]}")
+            time.sleep(0.5)
+    return running
+
+
+def _end(proc: subprocess.Popen, timeout: float) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever it started in its session
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait(timeout=10)
+
+
+def stop(running: RunningHub, timeout: float = 20) -> None:
+    """Stop the course service, then the hub (on SIGTERM JupyterHub stops the servers it
+    spawned and the proxy); whatever survives a killed hub is killed: the proxy (its pid file)
+    and the processes of the course's users (servers, kernels)."""
+    s = running.settings
+    if running.service is not None:
+        _end(running.service, timeout)
+    _end(running.hub, timeout)
+    try:
+        os.kill(int((Path(s.state) / "jupyterhub-proxy.pid").read_text().strip()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+    for pid in user_processes([GRADER, s.instructor, *s.learners]):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def user_processes(users: list[str]) -> list[int]:
+    """Processes running as ``users`` (single-user servers, kernels)."""
+    uids = set()
+    for u in users:
+        try:
+            uids.add(pwd.getpwnam(u).pw_uid)
+        except KeyError:
+            pass
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if proc.stat().st_uid in uids:
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+def grader_groups() -> list[int]:
+    """The grader account's groups (its own and every learner's), as a login would give them."""
+    entry = pwd.getpwnam(GRADER)
+    return os.getgrouplist(GRADER, entry.pw_gid)
+
+
+# -- course hub ---------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--learners", type=int, default=2, help="how many learners (default 2)")
+    parser.add_argument("--instructor", default="instructor", help="the instructor's user name")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("/srv/autograd-course"),
+        help="where the hub keeps its files",
+    )
+    parser.add_argument(
+        "--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="the course gradebook (default: sqlite in the course folder; postgresql://... on a hub)",
+    )
+
+
+def settings_for(
+    base: Path, learners: list[str], instructor: str, db_url: str | None, **kw
+) -> HubSettings:
+    base = base.resolve()
+    course = base / "course"
+    return HubSettings(
+        state=str(base / "hub"),
+        exchange=str(base / "exchange"),
+        course=str(course),
+        config=str(base / "jupyter"),
+        instructor=instructor,
+        learners=learners,
+        db_url=db_url or f"sqlite:///{course / 'gradebook.db'}",
+        **kw,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        print("course hub: run as root (it creates system users and starts servers as them)")
+        return 2
+    learners = [f"learner{i}" for i in range(1, args.learners + 1)]
+    s = settings_for(args.dir, learners, args.instructor, args.db, ip=args.ip, port=args.port)
+    passwords = {u: secrets.token_urlsafe(9) for u in [args.instructor, *learners]}
+    prepare(s, passwords)
+    running = start(s, Path(s.state) / "jupyterhub.log")
+    print(f"\nThe course hub is running at {s.url}   (log: {Path(s.state) / 'jupyterhub.log'})")
+    print("课程 JupyterHub 已启动。Log in as · 登录账号：")
+    for user in [args.instructor, *learners]:
+        print(f"  {user:12s} password · 密码  {passwords[user]}")
+    print(
+        f"The instructor's Formgrader · 教师评分界面: {s.url}/services/{SERVICE}/formgrader\n"
+        f"Course folder (grader account {GRADER}) · 课程目录: {s.course}\n"
+        "Ctrl+C stops the hub · 按 Ctrl+C 停止。"
+    )
+    try:
+        while running.hub.poll() is None and running.service.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(running)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course hub", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

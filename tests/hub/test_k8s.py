@@ -1,0 +1,141 @@
+"""deploy/k8s/ on paper: what can be checked without a cluster.
+
+The YAML parses; the roles are deploy/hub's; the exchange is one ReadWriteMany volume mounted
+where nbgrader looks for it in learners' pods and in the course service; the Jupyter
+configuration matches what autograder/lab/hub.py writes; the Dockerfile installs the course
+with the README's steps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+from traitlets.config import Config
+
+from autograder.config import ROOT
+from autograder.lab import hub as hublib
+
+K8S = ROOT / "deploy" / "k8s"
+
+
+def values() -> dict:
+    return yaml.safe_load((K8S / "values.yaml").read_text(encoding="utf-8"))
+
+
+def manifests() -> dict[tuple[str, str], dict]:
+    docs = yaml.safe_load_all((K8S / "course-service.yaml").read_text(encoding="utf-8"))
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs if d}
+
+
+def local_hub_roles(tmp_path: Path, monkeypatch) -> list[dict]:
+    """The roles deploy/hub/jupyterhub_config.py loads (run as JupyterHub would run it)."""
+    s = hublib.settings_for(tmp_path, ["learner1"], "instructor", None)
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(asdict(s)), encoding="utf-8")
+    monkeypatch.setenv(hublib.SETTINGS_ENV, str(settings))
+    c = Config()
+    code = compile(hublib.HUB_CONFIG.read_text(encoding="utf-8"), str(hublib.HUB_CONFIG), "exec")
+    exec(code, {"get_config": lambda: c, "__file__": str(hublib.HUB_CONFIG)})
+    return c.JupyterHub.load_roles
+
+
+def test_the_yaml_parses_and_names_the_course_image() -> None:
+    v = values()
+    single = v["singleuser"]
+    assert single["cmd"] == "jupyterhub-singleuser"
+    assert single["image"]["name"] and single["image"]["tag"]
+    service = manifests()[("Deployment", "autograd-course")]["spec"]["template"]["spec"]
+    [container] = service["containers"]
+    assert container["image"] == f"{single['image']['name']}:{single['image']['tag']}"
+
+
+def test_roles_are_those_of_the_local_hub(tmp_path, monkeypatch) -> None:
+    local = {r["name"]: r for r in local_hub_roles(tmp_path, monkeypatch)}
+    k8s = values()["hub"]["loadRoles"]
+    assert set(k8s) == set(local)
+    for name, role in local.items():
+        assert sorted(k8s[name]["scopes"]) == sorted(role["scopes"]), name
+        for key in ("groups", "services"):
+            assert k8s[name].get(key) == role.get(key), (name, key)
+
+
+def test_the_exchange_is_one_shared_volume_where_nbgrader_looks() -> None:
+    v, m = values(), manifests()
+    claim = m[("PersistentVolumeClaim", "course-exchange")]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+    single = v["singleuser"]["storage"]
+    [vol] = [x for x in single["extraVolumes"] if x.get("persistentVolumeClaim")]
+    assert vol["persistentVolumeClaim"]["claimName"] == "course-exchange"
+    [learner_mount] = [x for x in single["extraVolumeMounts"] if x["name"] == vol["name"]]
+
+    pod = m[("Deployment", "autograd-course")]["spec"]["template"]["spec"]
+    [svc_vol] = [x for x in pod["volumes"] if x["name"] == "exchange"]
+    assert svc_vol["persistentVolumeClaim"]["claimName"] == "course-exchange"
+    [svc_mount] = [x for x in pod["containers"][0]["volumeMounts"] if x["name"] == "exchange"]
+
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["COURSE_EXCHANGE"] == svc_mount["mountPath"]  # release_feedback's --Exchange.root
+    for role in ("learner", "service"):
+        config = m[("ConfigMap", f"course-jupyter-{role}")]["data"]["nbgrader_config.py"]
+        root = re.search(r'c\.Exchange\.root = "([^"]+)"', config).group(1)
+        assert root == learner_mount["mountPath"] == svc_mount["mountPath"]
+        assert "c.Exchange.path_includes_course = True" in config
+        assert "JupyterHubAuthPlugin" in config
+
+
+def test_jupyter_configuration_is_what_the_local_hub_writes() -> None:
+    m = manifests()
+    for role in ("learner", "service"):
+        data = m[("ConfigMap", f"course-jupyter-{role}")]["data"]
+        assert json.loads(data["page_config.json"]) == hublib.page_config(role)
+        assert json.loads(data["jupyter_server_config.json"]) == {
+            "ServerApp": hublib.server_extensions(role)["ServerApp"]
+        }
+    env = values()["singleuser"]["extraEnv"]
+    mounts = {
+        x["name"]: x["mountPath"] for x in values()["singleuser"]["storage"]["extraVolumeMounts"]
+    }
+    assert env["JUPYTER_CONFIG_PATH"] == mounts["learner-config"]
+
+
+def test_the_course_service_is_reachable_where_the_hub_expects_it() -> None:
+    m = manifests()
+    url = urlparse(values()["hub"]["services"][hublib.SERVICE]["url"])
+    svc = m[("Service", url.hostname)]
+    assert url.port in [p["port"] for p in svc["spec"]["ports"]]
+    pod = m[("Deployment", url.hostname)]["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["JUPYTERHUB_SERVICE_NAME"]["value"] == hublib.SERVICE
+    assert env["JUPYTERHUB_USER"]["value"] == hublib.GRADER
+    assert env["COURSE_DB"]["valueFrom"]["secretKeyRef"]["key"] == "course-db"
+
+
+def _readme_install_steps() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"Installing the course environment on a server.*?```bash\n(.*?)```", text, re.S)
+    assert m, "README.md: no 'Installing the course environment on a server' block"
+    return [line.strip() for line in m.group(1).splitlines() if line.strip()]
+
+
+def _dockerfile_commands() -> list[str]:
+    text = (K8S / "Dockerfile").read_text(encoding="utf-8")
+    text = re.sub(r"\\\n\s*", " ", text)  # continuation lines
+    commands = []
+    for line in text.splitlines():
+        if line.startswith("RUN "):
+            commands += [" ".join(c.split()) for c in line[4:].split("&&")]
+    return commands
+
+
+def test_the_dockerfile_installs_the_course_as_the_readme_says() -> None:
+    steps = _readme_install_steps()
+    commands = _dockerfile_commands()
+    assert steps, "README.md lists no install steps"
+    for step in steps:
+        assert " ".join(step.split()) in commands, f"Dockerfile lacks the README's step {step!r}"
