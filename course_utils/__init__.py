@@ -6,7 +6,16 @@ Keep this package light: it is imported by every learner kernel.
 from course_utils.checks import CheckFailure, check_tensor, check_value
 from course_utils.i18n import Msg, current_lang, say
 
-__all__ = ["CheckFailure", "Msg", "check", "check_tensor", "check_value", "current_lang", "say"]
+__all__ = [
+    "CheckFailure",
+    "Msg",
+    "check",
+    "check_tensor",
+    "check_value",
+    "current_lang",
+    "more_help",
+    "say",
+]
 
 
 def check(exercise_id: str, answer, **kwargs) -> None:
@@ -14,3 +23,10 @@ def check(exercise_id: str, answer, **kwargs) -> None:
     from course_utils.exercises import check as _check
 
     _check(exercise_id, answer, **kwargs)
+
+
+def more_help(exercise_id: str) -> None:
+    """Print the stronger hints of one exercise (the test cell names its id), never the answer."""
+    from course_utils.exercises import more_help as _more_help
+
+    _more_help(exercise_id)

@@ -53,10 +53,11 @@ def test_not_implemented_is_reported_as_unanswered():
     assert "NotImplementedError" in info.value.msg.en and "作答" in info.value.msg.zh
 
 
-def test_the_minus_2b_squared_mistake_gets_the_hint():
+def test_the_minus_2b_squared_mistake_is_named_without_giving_the_formula():
     with pytest.raises(CheckFailure) as info:
         check("differentiation.grad_b", lambda b: -2 * b**2)
-    assert "−2b, not −2b²" in info.value.msg.en
+    assert "−2b², not −2b" in info.value.msg.en and "−2b²，而不是 −2b" in info.value.msg.zh
+    assert "Hint" in info.value.msg.en and "提示" in info.value.msg.zh
 
 
 def test_encode_does_not_trust_hostile_objects():

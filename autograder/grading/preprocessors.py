@@ -73,6 +73,11 @@ def verify_outcomes(exercise_id: str, seed: int, hidden: bool, outcomes: object)
     cases = exercise.inputs(seed, hidden)
     if not isinstance(outcomes, list) or len(outcomes) != len(cases):
         return INCOMPLETE
+    history = [  # every answer, so that a mistake is named by what explains all of them
+        (args, decode(outcome))
+        for args, outcome in zip(cases, outcomes, strict=True)
+        if not (isinstance(outcome, dict) and outcome.get("t") == "error")
+    ]
     for args, outcome in zip(cases, outcomes, strict=True):
         if isinstance(outcome, dict) and outcome.get("t") == "error":
             name = str(outcome.get("type", "Exception"))[:60]
@@ -81,7 +86,7 @@ def verify_outcomes(exercise_id: str, seed: int, hidden: bool, outcomes: object)
             )
             problem = diagnose(exercise, args, None, error)
         else:
-            problem = diagnose(exercise, args, decode(outcome), None)
+            problem = diagnose(exercise, args, decode(outcome), None, history=history)
         if problem is not None:
             return problem
     return None

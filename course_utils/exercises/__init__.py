@@ -14,13 +14,14 @@ the same seed and compares there, so nothing a learner patches in their kernel
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib
 import os
 import pkgutil
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from course_utils.i18n import Msg, say
 ANSWER_MIME = "application/vnd.autograd-course.answer+json"
 SEED_ENV = "COURSE_GRADER_SEED"
 MAX_ENCODED_ELEMENTS = 100_000
+ANSWER_RNG_SEED = 20261122  # torch's global seed while an answer runs: see same_randomness
 
 # The means an exercise may forbid (``Exercise.forbids``). A derivation "by hand" forbids
 # every way of letting torch or the course differentiate for the learner.
@@ -41,6 +43,23 @@ OPTIM = "torch.optim"  # an optimizer, where the update rule is the exercise
 COURSE_REFERENCE = "course_reference"  # the course's own reference code (course_utils.*)
 DYNAMIC_CODE = "dynamic_code"  # exec / eval / compile of strings, importlib tricks
 BY_HAND = frozenset({AUTOGRAD, TORCH_FUNC, COURSE_REFERENCE, DYNAMIC_CODE})
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong answer, kept next to its exercise as data.
+
+    ``answer`` computes what that mistake returns (same signature as the learner's
+    function); when a learner's answer equals it, :func:`diagnose` names the mistake with
+    ``msg``. ``raises`` instead names the exception type the mistake ends in (matched by
+    name, so that the grader can match it too). ``tests/test_wrong_answers.py`` runs every
+    catalogued mistake through :func:`check` and asserts that ``msg`` is what it gets.
+    """
+
+    name: str
+    answer: Callable[..., Any]
+    msg: Msg
+    raises: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,13 +73,21 @@ class Exercise:
     ``no_graph`` asks tensor answers to be outside any computational graph
     (``requires_grad`` False, no ``grad_fn``). ``forbids`` names the means the exercise
     does not accept (:data:`BY_HAND` for a derivation by hand).
+
+    Hints come in tiers, ``hints``: the first failure shows ``hints[0]`` (a conceptual
+    nudge), later failures in the same kernel, or :func:`more_help`, the stronger ones; no
+    tier prints the answer's formula or code. ``hint`` (one message) is still accepted and
+    means ``hints=(hint,)``. ``mistakes`` catalogues plausible wrong answers
+    (:class:`Mistake`); ``diagnoses`` adds ``(predicate(args, actual), Msg)`` pairs for
+    mistakes that are a property of the answer rather than one value. Both run before the
+    generic comparison's message, so a recognised mistake is named first.
     """
 
     id: str
     title: Msg
     make_args: Callable[[torch.Generator], tuple]
     reference: Callable[..., Any]
-    hint: Msg
+    hint: Msg | None = None
     kind: str = "tensor"
     trials: int = 3
     hidden_trials: int = 8
@@ -70,6 +97,20 @@ class Exercise:
     atol: float = 1e-5
     no_graph: bool = False
     forbids: frozenset[str] = frozenset()
+    hints: tuple[Msg, ...] = ()
+    mistakes: tuple[Mistake, ...] = ()
+    diagnoses: tuple[tuple[Callable[[tuple, Any], bool], Msg], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.hints:
+            if self.hint is None:
+                raise ValueError(f"exercise {self.id!r} needs `hints` (or `hint`)")
+            object.__setattr__(self, "hints", (self.hint,))
+        elif self.hint is None:
+            object.__setattr__(self, "hint", self.hints[0])
+        names = [m.name for m in self.mistakes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"exercise {self.id!r} lists a mistake twice: {names}")
 
     def args_for(self, seed: int, trial: int) -> tuple:
         digest = hashlib.sha256(f"{seed}:{self.id}:{trial}".encode()).digest()
@@ -167,15 +208,103 @@ def evaluate(
     """Call the learner's function on a private copy of ``args`` (recorded by ``watch``)."""
     try:
         args = copy.deepcopy(args)
-        return (watch.call(answer, args) if watch is not None else answer(*args)), None
+        with same_randomness():
+            return (watch.call(answer, args) if watch is not None else answer(*args)), None
     except Exception as exc:  # the learner's code may raise anything
         return None, exc
 
 
+@contextlib.contextmanager
+def same_randomness() -> Iterator[None]:
+    """Run with torch's global generator at one fixed state, restored afterwards.
+
+    The learner's function and a catalogued mistake then draw the same random numbers
+    (a Dropout mask), so a mistake in a model's mode can be recognised by its values.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(ANSWER_RNG_SEED)
+        yield
+
+
+def _in_graph(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return bool(torch.Tensor.requires_grad.__get__(value))
+    if isinstance(value, (tuple, list)):
+        return any(_in_graph(v) for v in value)
+    return False
+
+
+def _detached(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return torch.Tensor.detach(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_detached(v) for v in value)
+    return value
+
+
+def _is_mistake(exercise: Exercise, mistake: Mistake, args: tuple, actual: Any) -> bool:
+    """Whether ``actual`` is what ``mistake`` returns on ``args`` (graph or not included)."""
+    try:
+        with same_randomness():
+            wrong = mistake.answer(*copy.deepcopy(args))
+        if exercise.no_graph:
+            if _in_graph(actual) != _in_graph(wrong):
+                return False
+            actual, wrong = _detached(actual), _detached(wrong)
+        exercise.compare(actual, wrong)
+    except Exception:  # CheckFailure: not this mistake; anything else: it does not apply
+        return False
+    return True
+
+
+def named_mistake(
+    exercise: Exercise,
+    args: tuple,
+    actual: Any,
+    error: BaseException | None,
+    history: list[tuple[tuple, Any]] | tuple = (),
+) -> Mistake | None:
+    """The catalogued mistake a wrong answer (or error) is, if it is one of them.
+
+    ``history`` holds the answers on the other inputs, ``(args, actual)``: where one input
+    cannot tell two mistakes apart (a True that two wrong rules both give), the mistake that
+    explains every answer is named.
+    """
+    if error is not None:
+        kind = type(error).__name__
+        if kind == "RuntimeError" and str(error).isidentifier():  # the grader's stand-in
+            kind = str(error)
+        for mistake in exercise.mistakes:
+            if mistake.raises is not None and mistake.raises == kind:
+                return mistake
+        return None
+    for predicate, msg in exercise.diagnoses:
+        try:
+            if predicate(args, actual):
+                return Mistake("diagnosis", predicate, msg)
+        except Exception:  # a predicate may not apply to a malformed answer
+            continue
+    candidates = [
+        m for m in exercise.mistakes if m.raises is None and _is_mistake(exercise, m, args, actual)
+    ]
+    for mistake in candidates:
+        if all(_is_mistake(exercise, mistake, a, act) for a, act in history):
+            return mistake
+    return candidates[0] if candidates else None
+
+
 def diagnose(
-    exercise: Exercise, args: tuple, actual: Any, error: BaseException | None
+    exercise: Exercise,
+    args: tuple,
+    actual: Any,
+    error: BaseException | None,
+    level: int = 0,
+    history: list[tuple[tuple, Any]] | tuple = (),
 ) -> Msg | None:
-    """None if the answer on ``args`` is right, else a bilingual explanation with the hint."""
+    """None if the answer on ``args`` is right, else a bilingual explanation with a hint.
+
+    A recognised mistake is named first; ``level`` picks the hint's tier.
+    """
     if isinstance(error, NotImplementedError):
         return Msg(
             "✗ Not answered yet: replace `raise NotImplementedError()` with your code.",
@@ -190,17 +319,51 @@ def diagnose(
             f"✗ Your function raised {type(error).__name__}: {error}",
             f"✗ 你的函数抛出了 {type(error).__name__}：{error}",
         )
-        return context + what + hint_of(exercise)
+        mistake = named_mistake(exercise, args, None, error)
+        if mistake is not None:
+            what = what + mistake.msg
+        return context + what + hint_of(exercise, level)
     expected = exercise.reference(*copy.deepcopy(args))
     try:
         exercise.compare(actual, expected)
     except CheckFailure as failure:
-        return context + failure.msg + hint_of(exercise)
+        mistake = named_mistake(exercise, args, actual, None, history)
+        named = (mistake.msg + failure.msg) if mistake is not None else failure.msg
+        return context + named + hint_of(exercise, level)
     return None
 
 
-def hint_of(exercise: Exercise) -> Msg:
-    return Msg(f"Hint: {exercise.hint.en}", f"提示：{exercise.hint.zh}")
+def hint_of(exercise: Exercise, level: int = 0) -> Msg:
+    """The hint of tier ``level`` (clamped), labelled, with a pointer to the next tier."""
+    hints = exercise.hints
+    level = max(0, min(level, len(hints) - 1))
+    text = hints[level]
+    if len(hints) == 1:
+        return Msg(f"Hint: {text.en}", f"提示：{text.zh}")
+    label = Msg(f"Hint {level + 1}/{len(hints)}: ", f"提示 {level + 1}/{len(hints)}：")
+    msg = Msg(label.en + text.en, label.zh + text.zh)
+    if level + 1 < len(hints):
+        msg = msg + Msg(
+            f'(A stronger hint comes with your next attempt, or now: more_help("{exercise.id}").)',
+            f'（再试一次会给出更具体的提示，也可以现在就运行 more_help("{exercise.id}")。）',
+        )
+    return msg
+
+
+# Failed checks per exercise in this kernel: the more attempts, the stronger the hint.
+_FAILURES: dict[str, int] = {}
+
+
+def more_help(exercise_id: str) -> None:
+    """Print the stronger hints of one exercise (never its answer) and keep them for next time."""
+    exercise = get(exercise_id)
+    hints = exercise.hints
+    if len(hints) == 1:
+        say(hint_of(exercise))
+        return
+    for level in range(1, len(hints)):
+        say(hint_of(exercise, level))
+    _FAILURES[exercise_id] = max(_FAILURES.get(exercise_id, 0), len(hints) - 1)
 
 
 def grader_seed() -> int | None:
@@ -224,20 +387,26 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
         seed = secrets.randbits(32)
     outcomes = []
     first_problem: tuple[Msg, BaseException | None] | None = None
+    level = 0 if emit else _FAILURES.get(exercise_id, 0)
     from course_utils.exercises import rules  # what the exercise forbids: see rules.py
 
     watch = rules.Watch(exercise.forbids, answer)
+    answered = []
     for args in exercise.inputs(seed, hidden):
         actual, error = evaluate(exercise, answer, args, watch)
         outcomes.append(
             encode(actual) if error is None else {"t": "error", "type": type(error).__name__}
         )
-        if first_problem is None:
-            problem = diagnose(exercise, args, actual, error)
-            if problem is not None:
-                first_problem = (problem, error)
-            if first_problem and not emit:
-                break
+        answered.append((args, actual, error))
+        if isinstance(error, NotImplementedError) and not emit:
+            break  # a stub: the other inputs tell nothing more
+    # All answers first, then the diagnosis: a mistake is named by what explains all of them.
+    history = [(args, actual) for args, actual, error in answered if error is None]
+    for args, actual, error in answered:
+        problem = diagnose(exercise, args, actual, error, level, history)
+        if problem is not None:
+            first_problem = (problem, error)
+            break
     if emit:
         payload = {"exercise": exercise_id, "seed": seed, "hidden": hidden, "outcomes": outcomes}
         _emit({**payload, "used": [list(use) for use in watch.uses]})
@@ -246,6 +415,8 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
         raise CheckFailure(rules.message(exercise.title, used))
     if first_problem is not None:
         problem, error = first_problem
+        if not emit and not isinstance(error, NotImplementedError):  # a stub is no attempt
+            _FAILURES[exercise_id] = _FAILURES.get(exercise_id, 0) + 1
         raise CheckFailure(problem) from error
     n = len(outcomes)
     say(

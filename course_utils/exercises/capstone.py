@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from course_utils.exercises import BY_HAND, OPTIM, Exercise, register
+from course_utils.exercises import BY_HAND, OPTIM, Exercise, Mistake, register
 from course_utils.i18n import Msg
 
 ARITHMETIC = ("add", "sub", "mul", "div", "neg", "pow")
@@ -209,6 +209,81 @@ NONLINEAR = (
 ARITHMETIC_CASES = [Q_EXAMPLE, CUBE_AT_5, CHAIN, SQUARE_BY_MUL, SHARED_NODE, CONSTANTS, UNUSED_LEAF]
 
 
+# --- wrong engines, for the catalogue of mistakes -----------------------------------------
+
+
+def _slope(value: torch.Tensor, slope: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """A node whose value is ``value`` but whose derivative with respect to ``a`` is ``slope``."""
+    return value.detach() + slope.detach() * (a - a.detach())
+
+
+_WRONG_RULES = {
+    # d(a·b)/da taken as a (and d(a·b)/db as b): the two rules swapped
+    "mul_rule_swapped": lambda op, a, b, args: (
+        (a * b).detach() + a.detach() * (a - a.detach()) + b.detach() * (b - b.detach())
+        if op == "mul"
+        else None
+    ),
+    # d(a**k)/da taken as k·a**k
+    "pow_exponent": lambda op, a, b, args: (
+        _slope(a**b, b * a.detach() ** b, a) if op == "pow" else None
+    ),
+    # d(a/b)/db taken as −1/b² (the a forgotten)
+    "div_denominator": lambda op, a, b, args: (
+        a / b.detach() + _slope(0 * b, -1 / b.detach() ** 2, b) if op == "div" else None
+    ),
+    # a / b computed as b / a
+    "div_inverted": lambda op, a, b, args: b / a if op == "div" else None,
+    # a ** k computed as a * k
+    "pow_as_product": lambda op, a, b, args: a * b if op == "pow" else None,
+    # tanh's derivative from the input: 1 − a² instead of 1 − t²
+    "tanh_from_input": lambda op, a, b, args: (
+        _slope(a.tanh(), 1 - a.detach() ** 2, a) if op == "tanh" else None
+    ),
+    # relu's derivative taken as 1 everywhere
+    "relu_always_one": lambda op, a, b, args: (
+        _slope(a.relu(), torch.ones_like(a), a) if op == "relu" else None
+    ),
+}
+
+
+def _wrong_engine(rule: str):
+    """[value, grads] as an engine with one wrong rule computes them."""
+
+    def answer(leaves: torch.Tensor, program) -> torch.Tensor:
+        x = torch.as_tensor(leaves, dtype=torch.float64).detach().clone().requires_grad_(True)
+        nodes = list(x.unbind())
+
+        def arg(v):
+            return nodes[v] if isinstance(v, int) else torch.tensor(float(v), dtype=torch.float64)
+
+        for op, *args in program:
+            a = arg(args[0])
+            b = (
+                torch.tensor(float(args[1]), dtype=torch.float64)
+                if op == "pow"
+                else (arg(args[1]) if op in BINARY else None)
+            )
+            out = _WRONG_RULES[rule](op, a, b, args)
+            if out is None:
+                out = run_program(
+                    [a] if b is None else [a, b],
+                    [(op, 0, 1) if op in BINARY else (op, 0, args[1]) if op == "pow" else (op, 0)],
+                )
+            nodes.append(out)
+        (grads,) = torch.autograd.grad(nodes[-1], x, allow_unused=True)
+        grads = torch.zeros_like(x) if grads is None else grads
+        return torch.cat([nodes[-1].detach().reshape(1), grads])
+
+    return answer
+
+
+def _engine_mistake(rule: str, en: str, zh: str, *, value_only: bool = False) -> Mistake:
+    engine = _wrong_engine(rule)
+    answer = (lambda leaves, program: engine(leaves, program)[:1]) if value_only else engine
+    return Mistake(rule, answer, Msg(en, zh))
+
+
 def _layout_hint() -> Msg:
     return Msg(
         "The answer is [value, dL/dx0, dL/dx1, …]: index 0 is the forward value, index i + 1 "
@@ -228,16 +303,37 @@ register(
         title=Msg("Forward values of +, −, *, /, **", "+、−、*、/、** 的前向值"),
         make_args=lambda gen: random_program(gen, ARITHMETIC),
         reference=torch_value,
-        hint=Msg(
-            "Each operator returns a new Value whose data is the result on the two .data "
-            "floats. A plain Python number on either side must work too: turn it into a Value "
-            "in __add__ and __mul__, and rely on __radd__, __rmul__, __rsub__ and "
-            "__rtruediv__ for `2.0 * x` or `1.0 / x`. ",
-            "每个运算符都返回一个新的 Value，它的 data 是两个 .data 浮点数运算的结果。"
-            "运算符任一侧是普通的 Python 数时也要能算：在 __add__ 和 __mul__ 中把它包装成 Value，"
-            "`2.0 * x` 或 `1.0 / x` 这样的写法则靠 __radd__、__rmul__、__rsub__ 和 __rtruediv__。",
-        )
-        + _layout_hint(),
+        hints=(
+            Msg(
+                "Each operator returns a new Value built from the .data of its operands, with the "
+                "operands as its children. A plain Python number must work as the other operand.",
+                "每个运算符都返回一个新的 Value，它由操作数的 .data 算出，并把操作数记为子节点。"
+                "另一个操作数是普通的 Python 数时也要能算。",
+            )
+            + _layout_hint(),
+            Msg(
+                "Wrap a plain number with Value._lift before combining it. In __truediv__ and "
+                "__pow__, self is the left operand (numerator, base); the exponent k is a plain "
+                "number, so a power is not a product.",
+                "先用 Value._lift 把普通的数包装起来，再参与运算。在 __truediv__ 和 __pow__ 中，self "
+                "是左边的操作数（分子、底数）；指数 k 是普通的数，所以幂不是乘积。",
+            )
+            + _layout_hint(),
+        ),
+        mistakes=(
+            _engine_mistake(
+                "div_inverted",
+                "a / b came out as b / a: in __truediv__, self is the numerator.",
+                "a / b 算成了 b / a：在 __truediv__ 中，self 是分子。",
+                value_only=True,
+            ),
+            _engine_mistake(
+                "pow_as_product",
+                "a ** k came out as a · k: a power multiplies a by itself k times.",
+                "a ** k 算成了 a · k：幂是把 a 自乘 k 次。",
+                value_only=True,
+            ),
+        ),
         edge_cases=lambda: ARITHMETIC_CASES,
         rtol=1e-6,
         atol=1e-9,
@@ -251,18 +347,44 @@ register(
         title=Msg("Gradients through a graph with shared nodes", "穿过共享节点的梯度"),
         make_args=lambda gen: random_program(gen, ARITHMETIC),
         reference=torch_value_and_grads,
-        hint=Msg(
-            "backward() sets self.grad = 1.0, then calls _backward() on every node in reverse "
-            "topological order, so that a node has received the gradient from all of its uses "
-            "before it passes it on. In each _backward, ADD into the children's .grad (+=): "
-            "a node used twice, as in x * x, gets both contributions (2x). Local rules: "
-            "d(a*b)/da = b, d(a**k)/da = k·a**(k−1), d(a/b)/db = −a/b².",
-            "backward() 先令 self.grad = 1.0，再按逆拓扑序对每个节点调用 _backward()，"
-            "保证一个节点在收齐所有用到它之处传来的梯度之后，才把梯度继续往下传。"
-            "每个 _backward 都要把梯度累加（+=）到子节点的 .grad 上：像 x * x 这样用了两次的节点"
-            "要得到两份贡献（2x）。局部规则：d(a*b)/da = b，d(a**k)/da = k·a**(k−1)，d(a/b)/db = −a/b²。",
-        )
-        + _layout_hint(),
+        hints=(
+            Msg(
+                "backward() must visit the nodes so that each one has received the gradient from "
+                "all of its uses before it passes it on, and a node used twice gets both "
+                "contributions. Compare a few local rules with what you know from lesson 3.",
+                "backward() 访问节点的顺序必须保证：一个节点在收齐所有用到它之处传来的梯度之后，"
+                "才把梯度继续往下传；被用了两次的节点要得到两份贡献。再把几条局部规则与第 3 课的结论对照一下。",
+            )
+            + _layout_hint(),
+            Msg(
+                "Build a topological order (a depth-first search that appends a node after its "
+                "children) and walk it backwards from the output, whose gradient is 1. Each "
+                "_backward adds into its operands' .grad rather than setting it. Check the rules "
+                "of a product, of a quotient's denominator, and of a power.",
+                "先构造一个拓扑序（深度优先搜索，在访问完子节点之后再加入当前节点），"
+                "再从梯度为 1 的输出开始倒着走。每个 _backward 都把梯度累加到操作数的 .grad 上，而不是赋值。"
+                "检查乘积、商的分母以及幂运算的局部规则。",
+            )
+            + _layout_hint(),
+        ),
+        mistakes=(
+            _engine_mistake(
+                "mul_rule_swapped",
+                "The gradients of a product are swapped: what a · b sends to a is the other "
+                "factor, b, and to b it sends a.",
+                "乘积的两个梯度弄反了：a · b 传给 a 的是另一个因子 b，传给 b 的是 a。",
+            ),
+            _engine_mistake(
+                "pow_exponent",
+                "The derivative of a power kept its exponent: differentiating lowers it by one.",
+                "幂的导数没有降幂：求导之后指数要减一。",
+            ),
+            _engine_mistake(
+                "div_denominator",
+                "The gradient that a / b sends to b forgot the numerator a.",
+                "a / b 传给 b 的梯度漏掉了分子 a。",
+            ),
+        ),
         edge_cases=lambda: ARITHMETIC_CASES,
         rtol=1e-6,
         atol=1e-9,
@@ -276,15 +398,36 @@ register(
         title=Msg("tanh and relu in any expression", "任意表达式中的 tanh 与 relu"),
         make_args=lambda gen: random_program(gen, ALL_OPS, n_ops=(4, 10)),
         reference=torch_value_and_grads,
-        hint=Msg(
-            "For t = tanh(a) the local derivative is 1 − t², computed from the output t. "
-            "For relu(a) = max(a, 0) it is 1 where a > 0 and 0 elsewhere, as in torch. "
-            "Both are one-input nodes: their _backward adds local derivative × out.grad into a.grad.",
-            "对 t = tanh(a)，局部导数是 1 − t²，用输出 t 来算。relu(a) = max(a, 0) 的局部导数"
-            "在 a > 0 处为 1，其他地方为 0，与 torch 一致。两者都只有一个输入："
-            "它们的 _backward 把“局部导数 × out.grad”累加到 a.grad 上。",
-        )
-        + _layout_hint(),
+        hints=(
+            Msg(
+                "tanh and relu are one-input nodes: their _backward adds (local derivative × the "
+                "output's gradient) into the input's .grad. What is each local derivative?",
+                "tanh 和 relu 都只有一个输入：它们的 _backward 把“局部导数 × 输出的梯度”累加到输入的 "
+                ".grad 上。两者的局部导数各是什么？",
+            )
+            + _layout_hint(),
+            Msg(
+                "tanh's derivative is cheapest from its output, which the node already holds. "
+                "relu passes the gradient where its input was positive and blocks it elsewhere, "
+                "as torch does.",
+                "tanh 的导数用它的输出来算最省事，而节点里已经存着这个输出。relu 在输入为正的地方"
+                "让梯度通过，在其他地方把它挡住，与 torch 一致。",
+            )
+            + _layout_hint(),
+        ),
+        mistakes=(
+            _engine_mistake(
+                "tanh_from_input",
+                "tanh's derivative was computed from its input a; it is 1 − t² with t = tanh(a), "
+                "the output.",
+                "tanh 的导数是用输入 a 算的；它应该是 1 − t²，其中 t = tanh(a) 是输出。",
+            ),
+            _engine_mistake(
+                "relu_always_one",
+                "relu passed the gradient everywhere; where its input was negative it passes 0.",
+                "relu 在所有地方都让梯度通过了；输入为负的地方，它应该传回 0。",
+            ),
+        ),
         edge_cases=lambda: [*ARITHMETIC_CASES, NONLINEAR],
         rtol=1e-6,
         atol=1e-9,
@@ -334,6 +477,30 @@ def _train_edge_cases() -> list[tuple]:
     return [(xs, ys, w0, b0, 0.3, 1), (xs, ys, w0, b0, 0.0, 4), (xs, ys, w0, b0, 0.5, 12)]
 
 
+def _train_variant(xs, ys, w0, b0, lr, steps, *, mean=True, reset=True, after=False, tanh=True):
+    """Training losses as a learner's loop with one slip computes them."""
+    w, b = w0.double().clone(), b0.double().clone()
+    gw, gb = torch.zeros_like(w), torch.zeros_like(b)
+    losses = []
+    for _ in range(steps):
+        z = xs.double() @ w + b
+        out = torch.tanh(z) if tanh else z
+        err = out - ys.double()
+        scale = len(ys) if mean else 1
+        loss = (err**2).sum() / scale
+        slope = 2 * err / scale * ((1 - out**2) if tanh else 1)
+        if reset:
+            gw, gb = torch.zeros_like(w), torch.zeros_like(b)
+        gw, gb = gw + xs.double().T @ slope, gb + slope.sum()
+        w, b = w - lr * gw, b - lr * gb
+        if after:
+            z = xs.double() @ w + b
+            out = torch.tanh(z) if tanh else z
+            loss = ((out - ys.double()) ** 2).sum() / scale
+        losses.append(float(loss))
+    return torch.tensor(losses, dtype=torch.float64)
+
+
 register(
     Exercise(
         id="capstone.train",
@@ -341,15 +508,59 @@ register(
         title=Msg("Training a neuron with your engine", "用你的引擎训练一个神经元"),
         make_args=_train_args,
         reference=train_reference,
-        hint=Msg(
-            "At every step: build the loss from fresh Values for the data and the current "
-            "parameters w1, w2, b; record loss.data BEFORE updating; reset w1.grad, w2.grad and "
-            "b.grad to 0.0 (backward accumulates, just like torch); call loss.backward(); then "
-            "p.data -= lr * p.grad. The loss is the mean, not the sum, of the squared errors.",
-            "每一步：用数据和当前参数 w1、w2、b 构造损失（数据每次都包装成新的 Value）；"
-            "在更新之前记录 loss.data；把 w1.grad、w2.grad、b.grad 重置为 0.0"
-            "（backward 会累加梯度，与 torch 一样）；调用 loss.backward()；然后执行 p.data -= lr * p.grad。"
-            "损失是平方误差的平均值，而不是总和。",
+        hints=(
+            Msg(
+                "Each step: build the loss from the current parameters, record it, clear the old "
+                "gradients, run backward, and move the parameters against their gradients. The "
+                "list holds the loss seen before each update.",
+                "每一步：用当前参数构造损失，记下它，清掉旧的梯度，执行反向传播，再让参数逆着梯度移动。"
+                "列表里记录的是每次更新之前的损失。",
+            )
+            + _layout_hint(),
+            Msg(
+                "backward accumulates, in your engine as in torch: reset every parameter's .grad "
+                "before each backward. The loss is a mean over the samples, and each sample goes "
+                "through tanh. Update .data, so that the update is not part of the next graph.",
+                "在你的引擎里和在 torch 里一样，backward 会累加梯度：每次 backward 之前都要把每个参数的 "
+                ".grad 清零。损失是对样本取平均，每个样本都要经过 tanh。更新 .data，"
+                "这样更新本身就不会进入下一步的计算图。",
+            )
+            + _layout_hint(),
+        ),
+        mistakes=(
+            Mistake(
+                "sum_not_mean",
+                lambda *a: _train_variant(*a, mean=False),
+                Msg(
+                    "Your losses are sums of squared errors; the loss is their mean.",
+                    "你的损失是误差平方之和；损失应该是它们的平均值。",
+                ),
+            ),
+            Mistake(
+                "grads_not_reset",
+                lambda *a: _train_variant(*a, reset=False),
+                Msg(
+                    "Your gradients were never reset: from the second step on, each step used the "
+                    "sum of all gradients so far.",
+                    "你的梯度从没清零：从第二步起，每一步用的都是之前所有梯度的总和。",
+                ),
+            ),
+            Mistake(
+                "recorded_after_update",
+                lambda *a: _train_variant(*a, after=True),
+                Msg(
+                    "You recorded each loss after the update; the list holds the loss before it.",
+                    "你在更新之后才记录损失；列表里应该是更新之前的损失。",
+                ),
+            ),
+            Mistake(
+                "no_tanh",
+                lambda *a: _train_variant(*a, tanh=False),
+                Msg(
+                    "Your neuron has no tanh: its output is tanh(x · w + b).",
+                    "你的神经元没有 tanh：它的输出是 tanh(x · w + b)。",
+                ),
+            ),
         ),
         edge_cases=_train_edge_cases,
         rtol=1e-6,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_utils.exercises import BY_HAND, Exercise, register
+from course_utils.exercises import BY_HAND, Exercise, Mistake, register
 from course_utils.i18n import Msg
 
 
@@ -49,11 +49,47 @@ register(
         title=Msg("∂error/∂b by hand", "手算 ∂error/∂b"),
         make_args=lambda gen: (_vector(gen, _size(gen)),),
         reference=lambda a: _chain_grads(a)[1],
-        hint=Msg(
-            "You are given a, not b: first compute b = a³. Then error = Σ b², and each b "
-            "appears in exactly one term, so ∂error/∂b = 2b, element by element.",
-            "函数拿到的是 a 而不是 b：先算出 b = a³。error = Σ b²，每个 b 只出现在其中一项里，"
-            "所以 ∂error/∂b = 2b，逐元素计算。",
+        hints=(
+            Msg(
+                "The function receives a, so first rebuild the intermediate b from it. Then look "
+                "only at the last link, error as a function of b: each b_i appears in one term.",
+                "函数拿到的是 a，所以先由 a 重新算出中间量 b。然后只看最后一环，即 error 作为 b 的函数："
+                "每个 b_i 只出现在其中一项里。",
+            ),
+            Msg(
+                "∂error/∂b is a local derivative: it stops at b and does not go on to a. The sum "
+                "contributes a factor 1 for each element, and the square is differentiated with "
+                "the power rule. The result has the shape of b.",
+                "∂error/∂b 是一个局部导数：它停在 b，不再继续往 a 推。求和对每个元素贡献系数 1，"
+                "平方用幂法则求导。结果的形状与 b 相同。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "a_not_b",
+                lambda a: 2 * a,
+                Msg(
+                    "You differentiated as if the input were b: the function receives a, and "
+                    "b = a³ must be computed first.",
+                    "你把输入当成了 b 来求导：函数拿到的是 a，要先算出 b = a³。",
+                ),
+            ),
+            Mistake(
+                "went_on_to_a",
+                lambda a: 2 * a**3 * 3 * a**2,
+                Msg(
+                    "You went one link too far: that is ∂error/∂a. ∂error/∂b stops at b.",
+                    "你多推了一环：这是 ∂error/∂a。∂error/∂b 停在 b 这里。",
+                ),
+            ),
+            Mistake(
+                "no_factor_two",
+                lambda a: a**3,
+                Msg(
+                    "Your gradient is half the right one: the square contributes a factor 2.",
+                    "你的梯度只有正确值的一半：平方求导会带来系数 2。",
+                ),
+            ),
         ),
         edge_cases=_EDGE,
     )
@@ -66,11 +102,47 @@ register(
         title=Msg("∂error/∂a by the chain rule", "用链式法则求 ∂error/∂a"),
         make_args=lambda gen: (_vector(gen, _size(gen)),),
         reference=lambda a: _chain_grads(a)[0],
-        hint=Msg(
-            "Multiply the local derivatives along the chain: ∂error/∂a = ∂error/∂b · ∂b/∂a "
-            "= 2b · 3a², with b = a³. Stopping at 2b forgets the last link, ∂b/∂a = 3a².",
-            "沿着链把局部导数乘起来：∂error/∂a = ∂error/∂b · ∂b/∂a = 2b · 3a²，其中 b = a³。"
-            "只算到 2b 就漏掉了最后一环 ∂b/∂a = 3a²。",
+        hints=(
+            Msg(
+                "The chain rule multiplies the local derivatives along the path from error back "
+                "to a. How many links does the chain a → b → ŷ → error have, and what is each "
+                "one's derivative?",
+                "链式法则沿着从 error 回到 a 的路径把局部导数乘起来。a → b → ŷ → error 这条链有几环？"
+                "每一环的导数是什么？",
+            ),
+            Msg(
+                "Start from ∂error/∂b (the previous exercise) and multiply by the last link, the "
+                "derivative of b with respect to a, evaluated at the same a. Everything is "
+                "element-wise, so no sum appears.",
+                "从 ∂error/∂b（上一道练习）出发，再乘上最后一环，即 b 对 a 的导数，并在同一个 a 处取值。"
+                "所有运算都是逐元素的，所以不会出现求和。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "stopped_at_b",
+                lambda a: 2 * a**3,
+                Msg(
+                    "You stopped at ∂error/∂b: the last link, ∂b/∂a, is missing.",
+                    "你停在了 ∂error/∂b：漏掉了最后一环 ∂b/∂a。",
+                ),
+            ),
+            Mistake(
+                "added_links",
+                lambda a: 2 * a**3 + 3 * a**2,
+                Msg(
+                    "You added the local derivatives; along a chain they multiply.",
+                    "你把局部导数加了起来；沿着一条链，它们应该相乘。",
+                ),
+            ),
+            Mistake(
+                "b_for_a",
+                lambda a: 2 * a * 3 * a**2,
+                Msg(
+                    "You used a where ∂error/∂b needs b = a³.",
+                    "在 ∂error/∂b 需要用 b = a³ 的地方，你用了 a。",
+                ),
+            ),
         ),
         edge_cases=_EDGE,
     )
@@ -93,13 +165,49 @@ register(
         reference=lambda a, k: _chain_grads(a, k),
         kind="tensors",
         output_names=("a.grad", "b.grad"),
-        hint=Msg(
-            "a is a leaf that lives through all k rounds, so its .grad adds up: k · 6a⁵. "
-            "b is rebuilt by every forward pass (b = a**3 makes a new tensor each time); "
-            "the last b has seen only one backward call, so its .grad is 2b.",
-            "a 是叶子张量，k 轮中始终是同一个张量，所以它的 .grad 会累加：k · 6a⁵。"
-            "b 则在每次前向传播中重新生成（每次 b = a**3 都会得到一个新张量）；"
-            "最后那个 b 只经历了一次 backward，所以它的 .grad 是 2b。",
+        hints=(
+            Msg(
+                "Two different tensors: a is one leaf that lives through all k rounds, while b "
+                "is created anew by every forward pass. Which one collects gradients round after "
+                "round, and which one has seen only the last backward call?",
+                "这是两个不同的张量：a 是一个叶子张量，k 轮中始终是同一个；而 b 在每次前向传播中都会"
+                "重新生成。哪一个会一轮接一轮地累加梯度？哪一个只经历了最后一次 backward？",
+            ),
+            Msg(
+                "backward() adds into .grad, so a.grad holds k copies of one call's gradient "
+                "(from the exercise above). The last b is a fresh tensor: its .grad holds one "
+                "call's gradient with respect to b, nothing more.",
+                "backward() 会把梯度累加到 .grad 中，所以 a.grad 里有 k 份单次调用的梯度"
+                "（见上一道练习）。最后那个 b 是新生成的张量：它的 .grad 只有一次调用对 b 的梯度。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "a_not_accumulated",
+                lambda a, k: (6 * a**5, 2 * a**3),
+                Msg(
+                    "a.grad is the gradient of one call: a is the same leaf in every round, so "
+                    "its .grad adds up over the k calls.",
+                    "a.grad 只是单次调用的梯度：a 在每一轮都是同一个叶子张量，它的 .grad 会在 k 次调用中累加。",
+                ),
+            ),
+            Mistake(
+                "b_accumulated",
+                lambda a, k: (k * 6 * a**5, k * 2 * a**3),
+                Msg(
+                    "b.grad is k times too large: each forward pass makes a new b, and the last "
+                    "one has seen a single backward call.",
+                    "b.grad 大了 k 倍：每次前向传播都会生成新的 b，最后那个 b 只经历了一次 backward。",
+                ),
+            ),
+            Mistake(
+                "swapped",
+                lambda a, k: (2 * a**3, k * 6 * a**5),
+                Msg(
+                    "The two gradients are swapped: return (a.grad, b.grad).",
+                    "两个梯度的顺序反了：请返回 (a.grad, b.grad)。",
+                ),
+            ),
         ),
         edge_cases=lambda: [(torch.tensor([1.0, 2.0, 3.0]), 2), (torch.tensor([-0.5, 0.0]), 1)],
     )
@@ -119,12 +227,54 @@ register(
         title=Msg("d/dx sin(x²) by the chain rule", "用链式法则求 d/dx sin(x²)"),
         make_args=lambda gen: (torch.randn(_size(gen), generator=gen) * 1.5,),
         reference=_sin_square_reference,
-        hint=Msg(
-            "Outer function sin, inner function x². Differentiate the outer one and evaluate it "
-            "at the inner value, then multiply by the inner derivative: cos(x²) · 2x. "
-            "cos(x²) alone misses the factor 2x; cos(2x) evaluates the outer derivative at 2x instead of x².",
-            "外层函数是 sin，内层函数是 x²。先对外层求导并代入内层的值，再乘以内层的导数："
-            "cos(x²) · 2x。只写 cos(x²) 漏掉了因子 2x；写成 cos(2x) 则是把外层导数代入了 2x，而不是 x²。",
+        hints=(
+            Msg(
+                "Name the outer and the inner function. The chain rule differentiates the outer "
+                "one at the inner value, then multiplies by the derivative of the inner one.",
+                "先说清外层函数和内层函数分别是什么。链式法则先对外层求导并代入内层的值，"
+                "再乘以内层函数的导数。",
+            ),
+            Msg(
+                "The outer derivative is evaluated at x², not at x and not at 2x; the inner "
+                "derivative is a separate factor. Check at x = 0: the answer is 0.",
+                "外层导数要在 x² 处取值，而不是在 x 或 2x 处；内层导数是另外乘上的一个因子。"
+                "在 x = 0 处检查：答案是 0。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "inner_factor_missing",
+                lambda x: torch.cos(x**2),
+                Msg(
+                    "You differentiated only the outer function: the inner derivative is missing.",
+                    "你只对外层函数求了导：漏掉了内层函数的导数。",
+                ),
+            ),
+            Mistake(
+                "wrong_place",
+                lambda x: torch.cos(2 * x),
+                Msg(
+                    "You evaluated the outer derivative at the inner derivative, 2x; it belongs at "
+                    "the inner value, x².",
+                    "你把外层导数代入了内层的导数 2x；它应该在内层的值 x² 处取值。",
+                ),
+            ),
+            Mistake(
+                "outer_at_x",
+                lambda x: torch.cos(x) * 2 * x,
+                Msg(
+                    "You evaluated the outer derivative at x; it belongs at the inner value, x².",
+                    "你在 x 处取了外层导数的值；它应该在内层的值 x² 处取值。",
+                ),
+            ),
+            Mistake(
+                "sin_kept",
+                lambda x: torch.sin(x**2) * 2 * x,
+                Msg(
+                    "The outer function is still sin: its derivative was not taken.",
+                    "外层函数还是 sin：没有对它求导。",
+                ),
+            ),
         ),
         edge_cases=lambda: [
             (torch.zeros(2),),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from course_utils.exercises import BY_HAND, Exercise, register
+from course_utils.exercises import BY_HAND, Exercise, Mistake, register
 from course_utils.i18n import Msg
 
 PARAM_NAMES = ("W1", "b1", "w2", "b2")
@@ -71,19 +71,76 @@ def _edge_networks() -> list[tuple]:
     return [_edge_network(), _edge_network(torch.float64), _perfect_network()]
 
 
+def _by_hand(x, y, w1, b1, w2, b2, *, mean=True, two=True, sign=1.0, tanh_grad=True):
+    """The hand-derived pieces, with the switches learners get wrong: (h, delta, grad_z)."""
+    h = torch.tanh(x @ w1 + b1)
+    delta = sign * (2 if two else 1) * (h @ w2 + b2 - y) / (len(y) if mean else 1)
+    grad_z = delta[:, None] * w2 * ((1 - h**2) if tanh_grad else 1)
+    return h, delta, grad_z
+
+
 register(
     Exercise(
         id="forward_backward.forward",
         title=Msg("The forward pass and its loss", "前向传播及其损失"),
         make_args=_network,
         reference=_torch_loss,
-        hint=Msg(
-            "Follow the network from the input to the loss: h = torch.tanh(x @ W1 + b1), "
-            "then y_hat = h @ w2 + b2 (one number per sample), then the mean of the squared "
-            "errors (y_hat - y) ** 2. Return a scalar tensor (shape ()), not a Python float.",
-            "从输入一路算到损失：h = torch.tanh(x @ W1 + b1)，然后 y_hat = h @ w2 + b2"
-            "（每个样本一个数），最后对误差平方 (y_hat - y) ** 2 取平均。"
-            "返回标量张量（形状为 ()），而不是 Python 的 float。",
+        hints=(
+            Msg(
+                "Follow the network from the input to the loss, one line per layer, and check "
+                "each shape: the prediction has one number per sample, like y, and the loss is "
+                "a single number (a tensor of shape ()).",
+                "从输入一路算到损失，每层一行，并检查每一步的形状：预测值每个样本一个数，与 y 相同；"
+                "损失是一个数（形状为 () 的张量）。",
+            ),
+            Msg(
+                "The hidden layer applies tanh after the affine map; the output layer has no "
+                "activation. The loss squares each sample's error and averages over the samples. "
+                "If your prediction has shape (N, 1), subtracting y of shape (N,) broadcasts to "
+                "an N × N matrix.",
+                "隐藏层在仿射变换之后接 tanh；输出层没有激活函数。损失先把每个样本的误差平方，"
+                "再对样本取平均。如果你的预测值形状是 (N, 1)，减去形状为 (N,) 的 y 会广播成 N × N 矩阵。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "sum_not_mean",
+                lambda x, y, w1, b1, w2, b2: ((torch.tanh(x @ w1 + b1) @ w2 + b2 - y) ** 2).sum(),
+                Msg(
+                    "Your loss is the sum of the squared errors; the mean squared error divides "
+                    "by the number of samples.",
+                    "你的损失是误差平方之和；均方误差还要除以样本数。",
+                ),
+            ),
+            Mistake(
+                "no_tanh",
+                lambda x, y, w1, b1, w2, b2: (((x @ w1 + b1) @ w2 + b2 - y) ** 2).mean(),
+                Msg(
+                    "Your hidden layer has no activation: the network applies tanh there.",
+                    "你的隐藏层没有激活函数：网络在这里用的是 tanh。",
+                ),
+            ),
+            Mistake(
+                "not_squared",
+                lambda x, y, w1, b1, w2, b2: (torch.tanh(x @ w1 + b1) @ w2 + b2 - y).mean(),
+                Msg(
+                    "Your loss averages the errors without squaring them: positive and negative "
+                    "errors cancel.",
+                    "你的损失直接对误差取平均，没有平方：正负误差会相互抵消。",
+                ),
+            ),
+            Mistake(
+                "broadcast_column",
+                lambda x, y, w1, b1, w2, b2: (
+                    (torch.tanh(x @ w1 + b1) @ w2[:, None] + b2 - y) ** 2
+                ).mean(),
+                Msg(
+                    "Your prediction is a column (N, 1): subtracting y (N,) broadcast it to an "
+                    "N × N matrix of every prediction minus every target.",
+                    "你的预测值是一列 (N, 1)：减去 y (N,) 时被广播成了 N × N 矩阵，"
+                    "即每个预测值减去每个目标值。",
+                ),
+            ),
         ),
         edge_cases=_edge_networks,
     )
@@ -98,13 +155,61 @@ register(
         reference=lambda *args: _autograd_grads(*args)[2:],
         kind="tensors",
         output_names=("grad_w2", "grad_b2"),
-        hint=Msg(
-            "Start at the loss: ∂loss/∂y_hat = 2 (y_hat − y) / N, one number per sample (the "
-            "mean divides by N). y_hat = h @ w2 + b2, so ∂loss/∂w2 = hᵀ @ (that vector), "
-            "shaped like w2, and ∂loss/∂b2 is its sum, a scalar shaped like b2.",
-            "从损失出发：∂loss/∂y_hat = 2 (y_hat − y) / N，每个样本一个数（取平均时除以了 N）。"
-            "由于 y_hat = h @ w2 + b2，∂loss/∂w2 = hᵀ @（这个向量），形状与 w2 相同；"
-            "∂loss/∂b2 是这个向量的和，是与 b2 形状相同的标量。",
+        hints=(
+            Msg(
+                "Start at the loss and go one step back: how does the loss change when one "
+                "sample's prediction changes? Mind both the square and the mean. Then ask how a "
+                "prediction depends on w2 and on b2.",
+                "从损失出发往回走一步：某个样本的预测值变化时，损失如何变化？平方和平均都要考虑。"
+                "再看预测值如何依赖 w2 和 b2。",
+            ),
+            Msg(
+                "∂loss/∂y_hat is a vector, one entry per sample, with a factor from the square "
+                "and a 1/N from the mean. w2 multiplies h, so its gradient combines that vector "
+                "with h over the samples (shape of w2); b2 is added to every prediction, so its "
+                "gradient collects that vector over the samples (a scalar).",
+                "∂loss/∂y_hat 是一个向量，每个样本一项，包含来自平方的系数和来自平均的 1/N。"
+                "w2 与 h 相乘，所以它的梯度要把这个向量和 h 沿样本组合起来（形状与 w2 相同）；"
+                "b2 加到每个预测值上，所以它的梯度要把这个向量沿样本汇总起来（一个标量）。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "no_mean",
+                lambda *a: (lambda h, d, _: (h.T @ d, d.sum()))(*_by_hand(*a, mean=False)),
+                Msg(
+                    "Your gradients are N times too large: the loss is a mean, and the 1/N stays "
+                    "in its derivative.",
+                    "你的梯度大了 N 倍：损失是平均值，求导后 1/N 仍然保留。",
+                ),
+            ),
+            Mistake(
+                "no_two",
+                lambda *a: (lambda h, d, _: (h.T @ d, d.sum()))(*_by_hand(*a, two=False)),
+                Msg(
+                    "Your gradients are half the right ones: the square contributes a factor 2.",
+                    "你的梯度只有正确值的一半：平方求导会带来系数 2。",
+                ),
+            ),
+            Mistake(
+                "sign",
+                lambda *a: (lambda h, d, _: (h.T @ d, d.sum()))(*_by_hand(*a, sign=-1.0)),
+                Msg(
+                    "Your gradients have the wrong sign: you used y − y_hat where the loss's "
+                    "derivative has y_hat − y.",
+                    "你的梯度符号反了：损失的导数里是 y_hat − y，你用成了 y − y_hat。",
+                ),
+            ),
+            Mistake(
+                "b2_mean",
+                lambda *a: (lambda h, d, _: (h.T @ d, d.mean()))(*_by_hand(*a)),
+                Msg(
+                    "grad_w2 is right but grad_b2 averages over the samples; b2 is added to every "
+                    "prediction, so each sample's contribution counts in full.",
+                    "grad_w2 对了，但 grad_b2 对样本取了平均；b2 加到了每个预测值上，"
+                    "每个样本的贡献都要完整地加进来。",
+                ),
+            ),
         ),
         edge_cases=_edge_networks,
     )
@@ -117,14 +222,62 @@ register(
         title=Msg("∂loss/∂b1 by hand", "手算 ∂loss/∂b1"),
         make_args=_network,
         reference=lambda *args: _autograd_grads(*args)[1],
-        hint=Msg(
-            "Keep going backwards from ∂loss/∂y_hat = 2 (y_hat − y) / N. Through the output "
-            "layer: ∂loss/∂h = (∂loss/∂y_hat)[:, None] * w2 (an N×H matrix). Through tanh: "
-            "multiply element-wise by 1 − h². b1 is added to every sample, so sum over the "
-            "samples (dim 0) to get a vector shaped like b1.",
-            "从 ∂loss/∂y_hat = 2 (y_hat − y) / N 继续往回推。穿过输出层："
-            "∂loss/∂h = (∂loss/∂y_hat)[:, None] * w2（N×H 矩阵）。穿过 tanh：逐元素乘以 1 − h²。"
-            "b1 加到了每个样本上，所以要沿样本维（dim 0）求和，得到与 b1 形状相同的向量。",
+        hints=(
+            Msg(
+                "Keep going backwards from ∂loss/∂y_hat (the previous exercise): first through "
+                "the output layer to the hidden activations h, then through tanh, then to b1. "
+                "Each step multiplies by one local derivative.",
+                "从 ∂loss/∂y_hat（上一道练习）继续往回推：先穿过输出层到隐藏激活 h，再穿过 tanh，"
+                "最后到 b1。每一步都乘上一个局部导数。",
+            ),
+            Msg(
+                "Through the output layer each sample's signal is spread over the hidden units by "
+                "w2 (an N × H matrix). The derivative of tanh can be written with tanh's own "
+                "output h. b1 is added to every sample, so its gradient collects the samples; "
+                "the result has the shape of b1.",
+                "穿过输出层时，每个样本的信号由 w2 分配到各个隐藏单元（得到 N × H 矩阵）。"
+                "tanh 的导数可以用它自己的输出 h 来表示。b1 加到了每个样本上，所以它的梯度要把各个样本"
+                "汇总起来；结果的形状与 b1 相同。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "no_tanh_derivative",
+                lambda *a: _by_hand(*a, tanh_grad=False)[2].sum(dim=0),
+                Msg(
+                    "Your gradient skips the tanh: between h and b1 the chain rule multiplies by "
+                    "tanh's derivative.",
+                    "你的梯度跳过了 tanh：从 h 到 b1，链式法则还要乘上 tanh 的导数。",
+                ),
+            ),
+            Mistake(
+                "not_summed",
+                lambda *a: _by_hand(*a)[2],
+                Msg(
+                    "You returned one row per sample: b1 is shared by all samples, so their "
+                    "contributions add up to one vector shaped like b1.",
+                    "你为每个样本返回了一行：b1 被所有样本共用，所以要把它们的贡献加起来，"
+                    "得到一个与 b1 形状相同的向量。",
+                ),
+            ),
+            Mistake(
+                "averaged",
+                lambda *a: _by_hand(*a)[2].mean(dim=0),
+                Msg(
+                    "You averaged the samples' contributions; the 1/N of the mean is already in "
+                    "∂loss/∂y_hat, so here they add up.",
+                    "你对各样本的贡献取了平均；均值带来的 1/N 已经包含在 ∂loss/∂y_hat 里了，"
+                    "这里应该直接相加。",
+                ),
+            ),
+            Mistake(
+                "sign",
+                lambda *a: _by_hand(*a, sign=-1.0)[2].sum(dim=0),
+                Msg(
+                    "Your gradient has the wrong sign: the error at the output is y_hat − y.",
+                    "你的梯度符号反了：输出端的误差是 y_hat − y。",
+                ),
+            ),
         ),
         edge_cases=_edge_networks,
     )
@@ -144,6 +297,17 @@ def _sgd_step(x, y, w1, b1, w2, b2, lr):
     return tuple(p.detach() for p in params)
 
 
+def _step_by_hand(x, y, w1, b1, w2, b2, lr, *, sign=1.0, hidden=True, use_lr=True, grads=False):
+    """A descent step from hand-derived gradients, with the switches learners get wrong."""
+    h, delta, grad_z = _by_hand(x, y, w1, b1, w2, b2)
+    g = (x.T @ grad_z, grad_z.sum(dim=0), h.T @ delta, delta.sum())
+    if grads:
+        return g
+    step = lr if use_lr else 1.0
+    moved = [p - sign * step * gp for p, gp in zip((w1, b1, w2, b2), g, strict=True)]
+    return tuple(moved) if hidden else (w1, b1, *moved[2:])
+
+
 register(
     Exercise(
         id="forward_backward.descent_step",
@@ -152,16 +316,58 @@ register(
         reference=_sgd_step,
         kind="tensors",
         output_names=PARAM_NAMES,
-        hint=Msg(
-            "Make copies that autograd tracks (p.detach().clone().requires_grad_(True) for "
-            "each parameter), compute the loss from them, call loss.backward(), then return "
-            "p - lr * p.grad for each one, in the order (W1, b1, w2, b2). Every parameter "
-            "moves, not only the output layer. (An in-place p -= lr * p.grad needs "
-            "`with torch.no_grad():` around it.)",
-            "先为每个参数做一份 autograd 会追踪的副本（p.detach().clone().requires_grad_(True)），"
-            "用它们算出损失，调用 loss.backward()，再按 (W1, b1, w2, b2) 的顺序返回每个参数的 "
-            "p - lr * p.grad。所有参数都要更新，而不只是输出层。"
-            "（若用原地更新 p -= lr * p.grad，要把它放在 `with torch.no_grad():` 里。）",
+        hints=(
+            Msg(
+                "One step: compute the loss from parameters that autograd tracks, let backward() "
+                "fill their gradients, then move every parameter against its own gradient, "
+                "scaled by lr.",
+                "一步梯度下降：用 autograd 追踪的参数算出损失，让 backward() 填好它们的梯度，"
+                "再把每个参数逆着各自的梯度移动，步长由 lr 缩放。",
+            ),
+            Msg(
+                "The arguments do not track gradients: make copies that do (the lesson shows how "
+                "and why with detach, clone and requires_grad_). All four parameters move, and the "
+                "update itself must not be recorded by autograd. Return them in the order "
+                "(W1, b1, w2, b2).",
+                "传进来的参数不追踪梯度：要做一份追踪梯度的副本（课上讲了如何用 detach、clone、"
+                "requires_grad_ 来做，以及为什么）。四个参数都要更新，而更新本身不应被 autograd 记录。"
+                "按 (W1, b1, w2, b2) 的顺序返回。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "ascent",
+                lambda *a: _step_by_hand(*a, sign=-1.0),
+                Msg(
+                    "Your parameters moved with their gradients, uphill: the loss grows.",
+                    "你的参数顺着梯度移动，是在“上坡”：损失会变大。",
+                ),
+            ),
+            Mistake(
+                "output_layer_only",
+                lambda *a: _step_by_hand(*a, hidden=False),
+                Msg(
+                    "Only the output layer moved: W1 and b1 have gradients too, and every "
+                    "parameter takes the step.",
+                    "只有输出层更新了：W1 和 b1 也有梯度，每个参数都要走这一步。",
+                ),
+            ),
+            Mistake(
+                "no_lr",
+                lambda *a: _step_by_hand(*a, use_lr=False),
+                Msg(
+                    "Your step ignores the learning rate: the whole gradient was subtracted.",
+                    "你的这一步没有用到学习率：整个梯度都被减掉了。",
+                ),
+            ),
+            Mistake(
+                "gradients_returned",
+                lambda *a: _step_by_hand(*a, grads=True),
+                Msg(
+                    "You returned the gradients, not the updated parameters.",
+                    "你返回的是梯度，而不是更新之后的参数。",
+                ),
+            ),
         ),
         edge_cases=lambda: [(*net, 0.1) for net in _edge_networks()],
     )
