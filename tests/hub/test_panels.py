@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,26 +12,20 @@ from autograder.lab import setup as labsetup
 from autograder.lab.hub import page_config
 
 PANELS = [f"@jupyter/nbgrader:{p}" for p in labsetup.INSTRUCTOR_PANELS]
-RESOLVE = """
-import json
-from jupyterlab_server.config import get_static_page_config
-print(json.dumps(get_static_page_config(level="all").get("disabledExtensions", {})))
-"""
 
 
-def disabled(config_path: list[str]) -> set[str]:
-    """The panels JupyterLab disables with JUPYTER_CONFIG_PATH = ``config_path`` (a fresh process:
-    jupyter_core reads the variable once)."""
-    env = dict(os.environ, JUPYTER_CONFIG_PATH=os.pathsep.join(config_path))
-    out = subprocess.run(
-        [sys.executable, "-c", RESOLVE], env=env, capture_output=True, text=True, check=True
-    )
-    return {name for name, off in json.loads(out.stdout).items() if off and name in PANELS}
+def disabled(config_path: list[str], monkeypatch) -> set[str]:
+    """The panels JupyterLab disables with JUPYTER_CONFIG_PATH = ``config_path``."""
+    from jupyterlab_server.config import get_static_page_config
+
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", os.pathsep.join(config_path))
+    found = get_static_page_config(level="all").get("disabledExtensions", {})
+    return {name for name, off in found.items() if off and name in PANELS}
 
 
-def test_learners_lab_hides_the_instructor_panels(tmp_path) -> None:
+def test_learners_lab_hides_the_instructor_panels(tmp_path, monkeypatch) -> None:
     path = labsetup.write_learner_page_config(tmp_path / "env")
-    assert disabled([str(tmp_path / "env")]) == set(PANELS)
+    assert disabled([str(tmp_path / "env")], monkeypatch) == set(PANELS)
     # Written again over a file with other settings: those stay.
     data = json.loads(path.read_text())
     data["disabledExtensions"]["some:other"] = True
@@ -50,7 +42,9 @@ def test_learners_lab_hides_the_instructor_panels(tmp_path) -> None:
         ("service", set()),
     ],
 )
-def test_each_role_sees_its_panels_over_the_environments_defaults(tmp_path, role, hidden) -> None:
+def test_each_role_sees_its_panels_over_the_environments_defaults(
+    tmp_path, monkeypatch, role, hidden
+) -> None:
     """The role's folder comes first on JUPYTER_CONFIG_PATH; it wins over the environment's
     (where `make lab` hides every instructor panel)."""
     env = tmp_path / "env"
@@ -58,4 +52,4 @@ def test_each_role_sees_its_panels_over_the_environments_defaults(tmp_path, role
     folder = tmp_path / role / "labconfig"
     folder.mkdir(parents=True)
     (folder / "page_config.json").write_text(json.dumps(page_config(role)))
-    assert disabled([str(tmp_path / role), str(env)]) == hidden
+    assert disabled([str(tmp_path / role), str(env)], monkeypatch) == hidden
