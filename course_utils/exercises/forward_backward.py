@@ -284,6 +284,76 @@ register(
 )
 
 
+register(
+    Exercise(
+        id="forward_backward.hidden_weight_grad",
+        title=Msg("∂loss/∂W1 by hand", "手算 ∂loss/∂W1"),
+        make_args=_network,
+        reference=lambda *args: _autograd_grads(*args)[0],
+        forbids=BY_HAND,
+        hints=(
+            Msg(
+                "z = x @ W1 + b1. On the way to b1 you already found ∂loss/∂z, one row per "
+                "sample. Now ask how z depends on a single weight W1[d, k]: which samples, which "
+                "input feature and which hidden unit does it touch?",
+                "z = x @ W1 + b1。在求 b1 的梯度时，你已经得到了 ∂loss/∂z，每个样本一行。"
+                "现在想一想 z 如何依赖某一个权重 W1[d, k]：它涉及哪些样本、哪个输入特征、哪个隐藏单元？",
+            ),
+            Msg(
+                "W1[d, k] multiplies input feature d of every sample and feeds hidden unit k, so "
+                "its gradient adds up, over the samples, that input feature times that unit's "
+                "∂loss/∂z. A sum over the samples of such products is one matrix product; the "
+                "result has the shape of W1 (D × H).",
+                "W1[d, k] 与每个样本的第 d 个输入特征相乘，并送入第 k 个隐藏单元，所以它的梯度是："
+                "对所有样本，把该输入特征与该隐藏单元的 ∂loss/∂z 相乘再求和。这种沿样本的乘积求和"
+                "正好是一次矩阵乘法；结果的形状与 W1 相同（D × H）。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "transposed",
+                lambda x, *a: (_by_hand(x, *a)[2]).T @ x,
+                Msg(
+                    "Your result is the transpose (H × D): ∂loss/∂W1 has the shape of W1, "
+                    "inputs × hidden units.",
+                    "你的结果是转置（H × D）：∂loss/∂W1 的形状与 W1 相同，即输入数 × 隐藏单元数。",
+                ),
+            ),
+            Mistake(
+                "no_tanh_derivative",
+                lambda x, *a: x.T @ _by_hand(x, *a, tanh_grad=False)[2],
+                Msg(
+                    "Your gradient skips the tanh: between h and z the chain rule multiplies by "
+                    "tanh's derivative.",
+                    "你的梯度跳过了 tanh：从 h 到 z，链式法则还要乘上 tanh 的导数。",
+                ),
+            ),
+            Mistake(
+                "summed_too_early",
+                lambda x, *a: x.sum(dim=0)[:, None] * _by_hand(x, *a)[2].sum(dim=0)[None, :],
+                Msg(
+                    "You summed over the samples before multiplying: each sample's input "
+                    "multiplies its own ∂loss/∂z, and only the products are added up.",
+                    "你在相乘之前就对样本求了和：应当让每个样本的输入与它自己的 ∂loss/∂z 相乘，"
+                    "再把这些乘积加起来。",
+                ),
+            ),
+            Mistake(
+                "mean_twice",
+                lambda x, *a: x.T @ _by_hand(x, *a)[2] / len(x),
+                Msg(
+                    "Your gradient is N times too small: the 1/N of the mean is already in "
+                    "∂loss/∂y_hat, so the samples' products add up, they are not averaged again.",
+                    "你的梯度小了 N 倍：均值带来的 1/N 已经包含在 ∂loss/∂y_hat 里了，"
+                    "各样本的乘积应直接相加，不要再取一次平均。",
+                ),
+            ),
+        ),
+        edge_cases=_edge_networks,
+    )
+)
+
+
 def _step_args(gen: torch.Generator) -> tuple:
     lr = round(float(torch.empty(()).uniform_(0.01, 0.5, generator=gen)), 3)
     return (*_network(gen), lr)
