@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[autograder,dev,hub]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[autograder,dev,hub,cluster]"
 	$(BIN)/python -m autograder.lab.setup
 	@# The hub's proxy (configurable-http-proxy, Node.js) from deploy/hub/package-lock.json.
 	@if command -v npm >/dev/null; then npm ci --prefix deploy/hub --no-audit --no-fund --silent; \
