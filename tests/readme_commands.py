@@ -34,10 +34,34 @@ RUN_BY: dict[str, str] = {
     ".venv/bin/python -m autograder.grading.benchmark --help": (
         "tests/test_readme.py::test_benchmark_help"
     ),
+    # The course on a JupyterHub (tests/hub/conftest.py starts it with `make hub`).
+    "make hub": "tests/hub/test_hub.py::test_instructor_releases_the_lesson",
+    "nbgrader release_assignment 03_differentiation": (
+        "tests/hub/test_hub.py::test_instructor_releases_the_lesson"
+    ),
+    "nbgrader collect 03_differentiation": (
+        "tests/hub/test_hub.py::test_instructor_collects_grades_and_releases_feedback"
+    ),
+    'course grade submitted --db "$COURSE_DB" --out grading-out': (
+        "tests/hub/test_hub.py::test_instructor_collects_grades_and_releases_feedback"
+    ),
+    "nbgrader release_feedback 03_differentiation --CourseDirectory.root=grading-out/course"
+    ' --Exchange.root="$COURSE_EXCHANGE" --Exchange.path_includes_course=True': (
+        "tests/hub/test_hub.py::test_instructor_collects_grades_and_releases_feedback"
+    ),
 }
 
 # command -> why no test on this machine can run it
-NOT_RUN_HERE: dict[str, str] = {}
+NOT_RUN_HERE: dict[str, str] = {
+    "apt-get install -y --no-install-recommends make fonts-wqy-microhei fontconfig": (
+        "installs system packages; .ci/run installs them on CI and "
+        "tests/hub/test_k8s.py checks deploy/k8s/Dockerfile runs this very line"
+    ),
+    "make setup": (
+        "make test runs the same recipe (its prerequisite) before every test run; "
+        "tests/hub/test_k8s.py checks the Dockerfile runs it"
+    ),
+}
 
 
 @dataclass(frozen=True)

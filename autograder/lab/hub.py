@@ -476,6 +476,12 @@ def stop(running: RunningHub, timeout: float = 20) -> None:
     if running.service is not None:
         _end(running.service, timeout)
     _end(running.hub, timeout)
+    kill_leftovers(s)
+
+
+def kill_leftovers(s: HubSettings) -> None:
+    """What a hub that was killed leaves: the proxy (its pid file) and the processes of the
+    course's users (servers, kernels, the service)."""
     try:
         os.kill(int((Path(s.state) / "jupyterhub-proxy.pid").read_text().strip()), signal.SIGKILL)
     except (OSError, ValueError):
@@ -526,6 +532,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument(
+        "--internal-ports",
+        type=int,
+        nargs=3,
+        default=(8081, 8001, 9999),
+        metavar=("HUB", "PROXY_API", "SERVICE"),
+        help="loopback ports of the hub's API, the proxy's API and the course service",
+    )
+    parser.add_argument(
         "--db",
         default=None,
         help="the course gradebook (default: sqlite in the course folder; postgresql://... on a hub)",
@@ -554,7 +568,18 @@ def run(args: argparse.Namespace) -> int:
         print("course hub: run as root (it creates system users and starts servers as them)")
         return 2
     learners = [f"learner{i}" for i in range(1, args.learners + 1)]
-    s = settings_for(args.dir, learners, args.instructor, args.db, ip=args.ip, port=args.port)
+    hub_port, proxy_api_port, service_port = args.internal_ports
+    s = settings_for(
+        args.dir,
+        learners,
+        args.instructor,
+        args.db,
+        ip=args.ip,
+        port=args.port,
+        hub_port=hub_port,
+        proxy_api_port=proxy_api_port,
+        service_port=service_port,
+    )
     passwords = {u: secrets.token_urlsafe(9) for u in [args.instructor, *learners]}
     prepare(s, passwords)
     running = start(s, Path(s.state) / "jupyterhub.log")

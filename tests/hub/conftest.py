@@ -12,11 +12,15 @@ cannot run twice in one thread, and the browser suite may hold one in this test 
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,6 +28,7 @@ import pytest
 
 from autograder.config import ROOT
 from autograder.lab import hub as hublib
+from tests import readme_commands as rc
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _free_port, require
 
 ARTIFACTS = ROOT / "test-artifacts" / "hub"
@@ -97,10 +102,16 @@ def browser_thread():
     bt.close()
 
 
+MAKE_HUB_S = 300  # make may first bring .venv up to date; then the hub and the course service
+READY = "Ctrl+C stops the hub"
+LOGIN = re.compile(r"^\s+(\S+)\s+password · 密码\s+(\S+)\s*$", re.M)
+
+
 @pytest.fixture(scope="module")
 def hub(browser_thread):
-    """JupyterHub on 127.0.0.1 with learner1, learner2 and the instructor; lesson files from
-    the checkout; the gradebook in a fresh PostgreSQL database."""
+    """The README's `make hub` (as root, on 127.0.0.1): learner1, learner2 and the instructor,
+    lessons from the checkout, the gradebook in a fresh PostgreSQL database. The logins are
+    read from what it prints."""
     require(
         os.geteuid() == 0, "the hub tests create system users and run servers as them: run as root"
     )
@@ -120,29 +131,56 @@ def hub(browser_thread):
         require(False, f"no PostgreSQL at COURSE_TEST_POSTGRES={pg}: {exc}")
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.log*")]:
+    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.log*"), *ARTIFACTS.glob("*.json")]:
         old.unlink()
     base = Path(tempfile.mkdtemp(prefix="course-hub-", dir="/tmp"))
     os.chmod(base, 0o755)  # the users reach the exchange and the course folder through it
-    passwords = {u: secrets.token_urlsafe(12) for u in [INSTRUCTOR, *LEARNERS]}
     for user in [INSTRUCTOR, *LEARNERS, hublib.GRADER]:
         _fresh_home(user)
-    s = hublib.settings_for(
-        base,
-        LEARNERS,
-        INSTRUCTOR,
-        f"{pg}/{db}",
-        port=_free_port(),
-        hub_port=_free_port(),
-        proxy_api_port=_free_port(),
-        service_port=_free_port(),
+    port, *internal = (_free_port() for _ in range(4))
+    env = {k: v for k, v in os.environ.items() if k not in {"COURSE_LANG", "COURSE_GRADER_SEED"}}
+    env.update(
+        HUB_PORT=str(port),
+        HUB_ARGS=shlex.join(
+            ["--dir", str(base), "--db", f"{pg}/{db}", "--internal-ports", *map(str, internal)]
+        ),
     )
-    hublib.prepare(s, passwords)
-    running = hublib.start(s, ARTIFACTS / "jupyterhub.log")
+    log = ARTIFACTS / "make-hub.log"
+    with log.open("w") as out:
+        make = subprocess.Popen(
+            shlex.split(rc.command("make hub")),
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    settings = None
     try:
-        yield Hub(s, passwords, running)
+        deadline = time.monotonic() + MAKE_HUB_S
+        while READY not in log.read_text(encoding="utf-8"):
+            if make.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"make hub did not start:\n{log.read_text()[-4000:]}", pytrace=False)
+            time.sleep(0.5)
+        printed = log.read_text(encoding="utf-8")
+        settings = hublib.HubSettings.load(base / "hub" / "settings.json")
+        assert f"running at {settings.url}" in printed and settings.ip == "127.0.0.1"
+        passwords = dict(LOGIN.findall(printed))
+        assert set(passwords) == {INSTRUCTOR, *LEARNERS}, printed
+        yield Hub(settings, passwords)
     finally:
-        hublib.stop(running)
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGINT)  # Ctrl+C, as the README says
+            try:
+                make.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(make.pid, signal.SIGKILL)
+                make.wait(timeout=10)
+        if settings is not None:
+            hublib.kill_leftovers(settings)
+            for name in ("jupyterhub.log", "jupyterhub.log.service"):
+                if (Path(settings.state) / name).is_file():
+                    shutil.copy(Path(settings.state) / name, ARTIFACTS / name)
         shutil.rmtree(base, ignore_errors=True)
         try:
             _database(pg, db, create=False)
@@ -151,14 +189,19 @@ def hub(browser_thread):
 
 
 class Hub:
-    def __init__(self, settings: hublib.HubSettings, passwords: dict[str, str], running) -> None:
-        self.settings, self.passwords, self.running = settings, passwords, running
+    def __init__(self, settings: hublib.HubSettings, passwords: dict[str, str]) -> None:
+        self.settings, self.passwords = settings, passwords
         self.url = settings.url
         self.course = Path(settings.course)
         self.exchange = Path(settings.exchange) / hublib.COURSE_ID
 
     def as_grader(self, *argv: str) -> subprocess.CompletedProcess:
         return hublib.as_grader(self.settings, list(argv))
+
+    def readme_as_grader(self, command: str) -> subprocess.CompletedProcess:
+        """A command of the README's instructor path, exactly as written, in the course
+        service's environment (its terminal: $COURSE_DB, $COURSE_EXCHANGE, the course folder)."""
+        return hublib.as_grader(self.settings, ["bash", "-c", rc.command(command)])
 
     def as_user(self, user: str, command: str) -> subprocess.CompletedProcess:
         """A shell command run as ``user`` (su), for what that user may or may not read."""

@@ -58,8 +58,9 @@ def test_check_for_dq_da() -> None:
 
 
 def test_instructor_releases_the_lesson(hub: Hub) -> None:
-    """`course release` made notebooks/ (the course folder links to it); nbgrader hands it out."""
-    release = hub.as_grader("nbgrader", "release_assignment", LESSON)
+    """`make hub` is up (the fixture); `course release` made notebooks/ (the course folder
+    links to it); the README's release_assignment hands the lesson out."""
+    release = hub.readme_as_grader(f"nbgrader release_assignment {LESSON}")
     assert release.returncode == 0, release.stderr[-3000:]
     outbound = hub.exchange / "outbound" / LESSON / f"{LESSON}.ipynb"
     assert outbound.read_bytes() == (ROOT / RELEASE_DIR / NOTEBOOK).read_bytes()
@@ -238,23 +239,12 @@ def test_learners_fetch_answer_validate_and_submit(hub: Hub, browser_thread) -> 
 
 def test_instructor_collects_grades_and_releases_feedback(hub: Hub, browser_thread) -> None:
     started = time.monotonic()
-    collect = hub.as_grader("nbgrader", "collect", LESSON)
+    collect = hub.readme_as_grader(f"nbgrader collect {LESSON}")
     assert collect.returncode == 0, collect.stderr[-3000:]
     for learner in ("learner1", "learner2"):
         assert (hub.course / "submitted" / learner / LESSON / f"{LESSON}.ipynb").is_file()
 
-    grade = hub.as_grader(
-        "course",
-        "grade",
-        "submitted",
-        "--db",
-        hub.settings.db_url,
-        "--out",
-        "grading-out",
-        "--workers",
-        "2",
-        "--quiet",
-    )
+    grade = hub.readme_as_grader('course grade submitted --db "$COURSE_DB" --out grading-out')
     assert grade.returncode == 0, (grade.stdout + grade.stderr)[-3000:]
     with (hub.course / "grading-out" / "grades.csv").open() as f:
         scores = {
@@ -272,13 +262,9 @@ def test_instructor_collects_grades_and_releases_feedback(hub: Hub, browser_thre
         assert gb.find_submission(LESSON, "learner1").score == expected
         assert gb.find_submission(LESSON, "learner2").score == 0
 
-    release = hub.as_grader(
-        "nbgrader",
-        "release_feedback",
-        LESSON,
-        "--CourseDirectory.root=grading-out/course",
-        f"--Exchange.root={hub.settings.exchange}",
-        "--Exchange.path_includes_course=True",
+    release = hub.readme_as_grader(
+        f"nbgrader release_feedback {LESSON} --CourseDirectory.root=grading-out/course"
+        ' --Exchange.root="$COURSE_EXCHANGE" --Exchange.path_includes_course=True'
     )
     assert release.returncode == 0, release.stderr[-3000:]
     released = hub.as_grader("sh", "-c", f"ls {hub.exchange / 'feedback'}")
