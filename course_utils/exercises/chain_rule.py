@@ -214,6 +214,89 @@ register(
 )
 
 
+def _target_args(gen: torch.Generator) -> tuple:
+    n = _size(gen)
+    a = torch.randn(n, generator=gen) * 0.8  # ŷ = a⁶: keep it readable
+    return a, torch.randn(n, generator=gen)
+
+
+def _target_reference(a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    a = a.detach().clone().requires_grad_(True)
+    (((a**3) ** 2 - t) ** 2).sum().backward()
+    return a.grad
+
+
+register(
+    Exercise(
+        id="chain_rule.grad_a_target",
+        title=Msg("∂error/∂a for error = Σ(ŷ − t)²", "error = Σ(ŷ − t)² 时的 ∂error/∂a"),
+        make_args=_target_args,
+        reference=_target_reference,
+        forbids=BY_HAND,
+        hints=(
+            Msg(
+                "The chain has one more link than in the lesson: a → b → ŷ → error, and the last "
+                "link is no longer a plain sum. Find the local derivative of each link, then "
+                "multiply them.",
+                "这条链比课上多了一环：a → b → ŷ → error，而且最后一环不再是简单的求和。"
+                "先求出每一环的局部导数，再把它们乘起来。",
+            ),
+            Msg(
+                "∂error/∂ŷ now depends on the target: differentiate the square of (ŷ − t) with "
+                "respect to ŷ, keeping the order of the subtraction. The links b → ŷ and a → b "
+                "are the ones from the exercises above.",
+                "现在 ∂error/∂ŷ 与目标值有关：对 (ŷ − t) 的平方关于 ŷ 求导，保持减法的顺序。"
+                "b → ŷ 和 a → b 这两环与上面的练习相同。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "target_ignored",
+                lambda a, t: 6 * a**5,
+                Msg(
+                    "Your gradient ignores the target: it is the one for error = Σŷ. With a "
+                    "target, ∂error/∂ŷ is no longer 1.",
+                    "你的梯度没有用到目标值：这是 error = Σŷ 时的梯度。有了目标值，∂error/∂ŷ 就不再是 1。",
+                ),
+            ),
+            Mistake(
+                "outer_square_factor_missing",
+                lambda a, t: (a**6 - t) * 6 * a**5,
+                Msg(
+                    "Your gradient is half the right one: the outer square contributes a factor 2.",
+                    "你的梯度只有正确值的一半：外层的平方求导会带来系数 2。",
+                ),
+            ),
+            Mistake(
+                "stopped_at_y_hat",
+                lambda a, t: 2 * (a**6 - t),
+                Msg(
+                    "You stopped at ∂error/∂ŷ: the links ŷ → b → a are missing.",
+                    "你停在了 ∂error/∂ŷ：漏掉了 ŷ → b → a 这几环。",
+                ),
+            ),
+            Mistake(
+                "reversed_residual",
+                lambda a, t: 2 * (t - a**6) * 6 * a**5,
+                Msg(
+                    "Your gradient has the wrong sign: the derivative of (ŷ − t)² with respect to "
+                    "ŷ has ŷ first.",
+                    "你的梯度符号反了：(ŷ − t)² 对 ŷ 求导，结果里是 ŷ 在前。",
+                ),
+            ),
+        ),
+        edge_cases=lambda: [
+            (torch.zeros(3), torch.ones(3)),
+            (torch.tensor([1.0, -1.0]), torch.tensor([1.0, 0.5])),
+            (
+                torch.tensor([0.5, 1.2], dtype=torch.float64),
+                torch.tensor([0.0, 2.0], dtype=torch.float64),
+            ),
+        ],
+    )
+)
+
+
 def _sin_square_reference(x: torch.Tensor) -> torch.Tensor:
     x = x.detach().clone().requires_grad_(True)
     torch.sin(x**2).sum().backward()
