@@ -137,7 +137,8 @@ def breakdown(out: Path) -> str:
     import json
     import statistics
 
-    graded = json.loads((out / "state.json").read_text()).get("graded", {}).values()
+    state = json.loads((out / "state.json").read_text())
+    graded = state.get("graded", {}).values()
     rows = [r.get("phases") or {} for r in graded]
     rows = [r for r in rows if r]
     if not rows:
@@ -146,9 +147,12 @@ def breakdown(out: Path) -> str:
     total = statistics.median(r2.get("seconds", 0.0) for r2 in graded)
     parts = "  ".join(f"{k} {v:.2f}" for k, v in medians.items())
     fixed = sum(v for k, v in medians.items() if k != "cells")
+    run = "  ".join(f"{k} {v:.1f}" for k, v in (state.get("timing") or {}).items())
+    pages = sum(len(r.get("feedback") or []) for r in graded)
     return (
         f"  per submission (median, s): {parts}\n"
-        f"  total {total:.2f} s, of which {fixed:.2f} s around the cells"
+        f"  total {total:.2f} s, of which {fixed:.2f} s around the cells; "
+        f"run (s): {run}; feedback pages {pages}"
     )
 
 

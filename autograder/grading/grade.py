@@ -576,6 +576,7 @@ def _grade(
     state["phase"] = "preparing"
     prepare_course(out / "course", assignments, db_url, state, root)
     state["phase"] = "grading"
+    state["timing"] = {"start": round(time.monotonic() - start, 2)}
     save_state(out, state)
 
     done = state.setdefault("graded", {})
@@ -595,9 +596,11 @@ def _grade(
     from autograder.grading.export import export
 
     state["phase"] = "exporting"
+    state["timing"]["grading"] = round(time.monotonic() - start - state["timing"]["start"], 2)
     save_state(out, state)
     export(out, db_url, state)
     state["phase"] = "done"
+    state["timing"]["export"] = round(time.monotonic() - start - sum(state["timing"].values()), 2)
     save_state(out, state)
     return Summary(results, skipped, problems, time.monotonic() - start, out)
 
