@@ -229,3 +229,23 @@ def test_threads_reach_the_kernel(tmp_path, flags, expected):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for student in ("t1", "t2"):
         assert threads_seen(tmp_path / "out", student) == f"THREADS {expected}"
+
+
+def test_one_student_many_lessons_in_parallel(tmp_path):
+    """Workers grading one student's lessons at once must not both create the student."""
+    from autograder.authoring.release import lessons
+
+    chosen = lessons()[:4]
+    for lesson in chosen:
+        released = lesson_paths(lesson)[1]
+        path = tmp_path / "in" / "ada" / lesson / released.name
+        path.parent.mkdir(parents=True)
+        path.write_bytes(released.read_bytes())
+    out = tmp_path / "out"
+    result = course_grade(str(tmp_path / "in"), "--out", str(out), "--workers", "2")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert sorted((r["student_id"], r["assignment"]) for r in rows) == [
+        ("ada", lesson) for lesson in chosen
+    ]
+    assert all(float(r["score"]) == 0 for r in rows)

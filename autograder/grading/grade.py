@@ -248,6 +248,16 @@ def prepare_course(
         sources[assignment] = digest
 
 
+def add_students(db_url: str, students: list[str]) -> None:
+    """Every student in the gradebook before the workers start: two workers grading one
+    student's lessons at once would both create the student, and one would fail."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        for student in students:
+            gb.update_or_create_student(student)
+
+
 # ---------------------------------------------------------------- workers
 
 _worker: dict = {}
@@ -575,6 +585,7 @@ def _grade(
     patch_nbgrader()
     state["phase"] = "preparing"
     prepare_course(out / "course", assignments, db_url, state, root)
+    add_students(db_url, sorted({j.student for j in jobs}))
     state["phase"] = "grading"
     state["timing"] = {"start": round(time.monotonic() - start, 2)}
     save_state(out, state)
