@@ -100,7 +100,7 @@ def test_feedback_per_student_without_hidden_tests(graded):
     partial = visible_text(
         next(p for p in pages if p.parts[-3] == "partial1").read_text(encoding="utf-8")
     )
-    assert "−2b, not −2b²" in partial and "而不是 −2b²" in partial
+    assert "still has b²" in partial and "还留着 b²" in partial
 
 
 def test_report_has_plots(graded):

@@ -62,4 +62,4 @@ def test_autograde_and_feedback_with_real_nbgrader(tmp_path):
     partial = visible_text(
         (course / "feedback" / "partial" / LESSON / name.replace(".ipynb", ".html")).read_text()
     )
-    assert "−2b, not −2b²" in partial and "−2b，而不是 −2b²" in partial
+    assert "still has b²" in partial and "还留着 b²" in partial

@@ -109,8 +109,8 @@ register(
                 "exponent_not_lowered",
                 lambda b: -2 * b**2,
                 Msg(
-                    "Your derivative is −2b², not −2b: the power drops by one.",
-                    "你的导数是 −2b²，而不是 −2b：求导后指数要减一。",
+                    "Your derivative still has b²: the power rule lowers the exponent by one.",
+                    "你的导数里还留着 b²：幂法则会让指数减一。",
                 ),
             ),
             Mistake(

@@ -43,7 +43,7 @@ PARALLEL = 3  # lessons running at once
 OPEN_S = NOTEBOOK_OPEN_S + KERNEL_READY_S
 RIGHT_DQ_DA = "def dq_da(a):\n    return 9 * a**2\n"
 WRONG_DQ_DB = "def dq_db(b):\n    return -2 * b**2\n"
-HINT_EN, HINT_ZH = "−2b, not −2b²", "而不是 −2b²"
+HINT_EN, HINT_ZH = "still has b²", "还留着 b²"
 needs_model_lesson = pytest.mark.skipif(
     MODEL_LESSON not in RELEASED, reason=f"{MODEL_LESSON} is not released"
 )
