@@ -164,11 +164,7 @@ def differences(fresh: Path, current: Path) -> list[str]:
     new, old = _files(fresh), _files(current) if current.exists() else set()
     diff = [f"missing: {p}" for p in sorted(new - old)]
     diff += [f"stale (not in solutions/): {p}" for p in sorted(old - new)]
-    diff += [
-        f"differs: {p}"
-        for p in sorted(new & old)
-        if not _same(fresh / p, current / p)
-    ]
+    diff += [f"differs: {p}" for p in sorted(new & old) if not _same(fresh / p, current / p)]
     return diff
 
 

@@ -7,6 +7,7 @@ a bilingual cell at the top of the graded notebook, which the feedback shows.
 
 from __future__ import annotations
 
+import nbformat
 from nbformat import NotebookNode
 
 from course_utils.i18n import Msg
@@ -104,3 +105,14 @@ def describe(notes: list[list[str]], lang: str = "en") -> list[str]:
 def log_line(notes: list[list[str]]) -> str:
     """Short form for the instructor's log: ``timeout(7), missing(dq_db_tests)``."""
     return ", ".join(f"{code}({detail})" if detail else code for code, detail in notes)
+
+
+def fail_cell(cell: NotebookNode, problem: Msg) -> None:
+    """Add an error output to a graded test cell: nbgrader then scores it 0, and the learner
+    reads ``problem`` in both languages where the test's own output would be."""
+    text = problem.render("both")
+    cell.outputs.append(
+        nbformat.v4.new_output(
+            "error", ename="GradingError", evalue=text, traceback=[f"GradingError: {text}"]
+        )
+    )

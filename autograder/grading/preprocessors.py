@@ -159,14 +159,7 @@ class VerifyAnswers(Preprocessor):
             errored = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
             if ran and not errored:
                 notes.add(self._nb, "interference", meta.get("grade_id"))
-            cell.outputs.append(
-                nbformat.v4.new_output(
-                    "error",
-                    ename="GradingError",
-                    evalue=problem.render("both"),
-                    traceback=[f"GradingError: {problem.render('both')}"],
-                )
-            )
+            notes.fail_cell(cell, problem)
         return cell, resources
 
 

@@ -268,12 +268,5 @@ class EnforceRules(Preprocessor):
                 for name in rebound:
                     notes.add(nb, "rebound", f"{name} ({gid})")
                 problem = R.message(exercise.title, used, rebound)
-                cell.outputs.append(
-                    nbformat.v4.new_output(
-                        "error",
-                        ename="GradingError",
-                        evalue=problem.render("both"),
-                        traceback=[f"GradingError: {problem.render('both')}"],
-                    )
-                )
+                notes.fail_cell(cell, problem)
         return nb, resources

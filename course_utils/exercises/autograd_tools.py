@@ -5,25 +5,8 @@ from __future__ import annotations
 import torch
 
 from course_utils.exercises import Exercise, Mistake, register
+from course_utils.exercises.inputs import NamedFunction, random_size
 from course_utils.i18n import Msg
-
-
-class Fn:
-    """A function with a readable name, shown when a check fails."""
-
-    def __init__(self, name: str, fn) -> None:
-        self.name = name
-        self.fn = fn
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
-
-    def __repr__(self) -> str:
-        return f"f(x) = {self.name}"
-
-
-def _size(gen: torch.Generator, low: int = 1, high: int = 7) -> int:
-    return int(torch.randint(low, high, (1,), generator=gen))
 
 
 def _randn(gen: torch.Generator, *shape: int) -> torch.Tensor:
@@ -33,16 +16,16 @@ def _randn(gen: torch.Generator, *shape: int) -> torch.Tensor:
 # --- Exercise 1: a second derivative -----------------------------------------------------
 
 ELEMENTWISE = (
-    Fn("x · sin(x)", lambda x: x * torch.sin(x)),
-    Fn("x³ − 2x", lambda x: x**3 - 2 * x),
-    Fn("exp(−x²)", lambda x: torch.exp(-(x**2))),
-    Fn("tanh(x)", torch.tanh),
-    Fn("log(1 + x²)", lambda x: torch.log1p(x**2)),
-    Fn("x · exp(x / 2)", lambda x: x * torch.exp(x / 2)),
+    NamedFunction("x · sin(x)", lambda x: x * torch.sin(x)),
+    NamedFunction("x³ − 2x", lambda x: x**3 - 2 * x),
+    NamedFunction("exp(−x²)", lambda x: torch.exp(-(x**2))),
+    NamedFunction("tanh(x)", torch.tanh),
+    NamedFunction("log(1 + x²)", lambda x: torch.log1p(x**2)),
+    NamedFunction("x · exp(x / 2)", lambda x: x * torch.exp(x / 2)),
 )
 
 
-def _derivatives(f: Fn, x: torch.Tensor, order: int) -> torch.Tensor:
+def _derivatives(f: NamedFunction, x: torch.Tensor, order: int) -> torch.Tensor:
     x = x.detach().clone().requires_grad_(True)
     y = f(x)
     for _ in range(order):
@@ -50,7 +33,7 @@ def _derivatives(f: Fn, x: torch.Tensor, order: int) -> torch.Tensor:
     return y.detach()
 
 
-def _no_create_graph(f: Fn, x: torch.Tensor) -> torch.Tensor:
+def _no_create_graph(f: NamedFunction, x: torch.Tensor) -> torch.Tensor:
     x = x.detach().clone().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x).sum(), x)
     (g2,) = torch.autograd.grad(g.sum(), x)
@@ -62,8 +45,8 @@ register(
         id="autograd_tools.second_derivative",
         title=Msg("A second derivative with autograd", "用 autograd 求二阶导数"),
         make_args=lambda gen: (
-            ELEMENTWISE[_size(gen, 0, len(ELEMENTWISE))],
-            _randn(gen, _size(gen)) * 1.5,
+            ELEMENTWISE[random_size(gen, 0, len(ELEMENTWISE))],
+            _randn(gen, random_size(gen)) * 1.5,
         ),
         reference=lambda f, x: _derivatives(f, x, 2),
         hints=(
@@ -112,30 +95,30 @@ register(
 # --- Exercise 2: a Hessian-vector product ------------------------------------------------
 
 
-def _scalar_function(gen: torch.Generator, n: int) -> Fn:
+def _scalar_function(gen: torch.Generator, n: int) -> NamedFunction:
     A = _randn(gen, n, n)
     c = _randn(gen, n)
-    k = _size(gen, 0, 4)
+    k = random_size(gen, 0, 4)
     if k == 0:
-        return Fn("x · (A x) + sum(sin x)", lambda x: x @ (A @ x) + torch.sin(x).sum())
+        return NamedFunction("x · (A x) + sum(sin x)", lambda x: x @ (A @ x) + torch.sin(x).sum())
     if k == 1:
-        return Fn("(sum x)³ + c · x²", lambda x: x.sum() ** 3 + (c * x**2).sum())
+        return NamedFunction("(sum x)³ + c · x²", lambda x: x.sum() ** 3 + (c * x**2).sum())
     if k == 2:
-        return Fn("log(1 + |x|²)", lambda x: torch.log1p((x**2).sum()))
-    return Fn("sum(sin x) · sum(x²)", lambda x: torch.sin(x).sum() * (x**2).sum())
+        return NamedFunction("log(1 + |x|²)", lambda x: torch.log1p((x**2).sum()))
+    return NamedFunction("sum(sin x) · sum(x²)", lambda x: torch.sin(x).sum() * (x**2).sum())
 
 
 def _hvp_args(gen: torch.Generator) -> tuple:
-    n = _size(gen, 2, 6)
+    n = random_size(gen, 2, 6)
     return _scalar_function(gen, n), _randn(gen, n), _randn(gen, n)
 
 
-def _hvp_reference(f: Fn, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def _hvp_reference(f: NamedFunction, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.autograd.functional.hvp(f, x.detach(), v.detach())[1]
 
 
-def _grad_of(f: Fn, x: torch.Tensor) -> torch.Tensor:
-    return _derivatives(Fn(f.name, lambda t: f(t)), x, 1)
+def _grad_of(f: NamedFunction, x: torch.Tensor) -> torch.Tensor:
+    return _derivatives(NamedFunction(f.name, lambda t: f(t)), x, 1)
 
 
 register(
@@ -187,7 +170,7 @@ register(
 
 
 def _layer_args(gen: torch.Generator) -> tuple:
-    n, d = _size(gen, 2, 6), _size(gen, 2, 5)
+    n, d = random_size(gen, 2, 6), random_size(gen, 2, 5)
     return _randn(gen, n, d), _randn(gen, d)
 
 

@@ -17,6 +17,7 @@ from course_utils.exercises import (
     Mistake,
     register,
 )
+from course_utils.exercises.inputs import NamedFunction, random_size
 from course_utils.i18n import Msg
 
 # The learner calls the course's test function ``f``: that is not the course's reference, so
@@ -24,46 +25,28 @@ from course_utils.i18n import Msg
 BY_HAND_CALLING_F = frozenset({AUTOGRAD, TORCH_FUNC, DYNAMIC_CODE})
 
 
-def _size(gen: torch.Generator) -> int:
-    return int(torch.randint(1, 7, (1,), generator=gen))
-
-
-class TestFunction:
-    """A scalar function of a vector, with a readable name (shown when a check fails)."""
-
-    def __init__(self, name: str, fn) -> None:
-        self.name = name
-        self.fn = fn
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
-
-    def __repr__(self) -> str:
-        return f"f(x) = {self.name}"
-
-
-def _test_function(gen: torch.Generator) -> TestFunction:
+def _test_function(gen: torch.Generator) -> NamedFunction:
     """One of several smooth scalar functions, some with random coefficients."""
     c = torch.randn(6, generator=gen, dtype=torch.float64)
     k = int(torch.randint(0, 6, (1,), generator=gen))
     if k == 0:
-        return TestFunction("sum(x · sin(x))", lambda x: (x * torch.sin(x)).sum())
+        return NamedFunction("sum(x · sin(x))", lambda x: (x * torch.sin(x)).sum())
     if k == 1:
-        return TestFunction("sum(3x³) − (sum x)²", lambda x: (3 * x**3).sum() - x.sum() ** 2)
+        return NamedFunction("sum(3x³) − (sum x)²", lambda x: (3 * x**3).sum() - x.sum() ** 2)
     if k == 2:
-        return TestFunction("log(1 + sum x²)", lambda x: torch.log1p((x**2).sum()))
+        return NamedFunction("log(1 + sum x²)", lambda x: torch.log1p((x**2).sum()))
     if k == 3:
-        return TestFunction(
+        return NamedFunction(
             "sum(c · exp(x / 2))", lambda x: (c[: x.numel()] * torch.exp(x / 2)).sum()
         )
     if k == 4:
-        return TestFunction(
+        return NamedFunction(
             "tanh(c · x) summed, times x₀", lambda x: torch.tanh(c[: x.numel()] * x).sum() * x[0]
         )
-    return TestFunction("sum(sqrt(1 + x²))", lambda x: torch.sqrt(1 + x**2).sum())
+    return NamedFunction("sum(sqrt(1 + x²))", lambda x: torch.sqrt(1 + x**2).sum())
 
 
-def _difference(f: TestFunction, x: torch.Tensor, h: float, central: bool = True) -> torch.Tensor:
+def _difference(f: NamedFunction, x: torch.Tensor, h: float, central: bool = True) -> torch.Tensor:
     """Finite differences of f at x, element by element (a model of the learner's mistakes)."""
     grad = torch.zeros_like(x).reshape(-1)
     for i in range(x.numel()):
@@ -75,7 +58,7 @@ def _difference(f: TestFunction, x: torch.Tensor, h: float, central: bool = True
     return grad.reshape(x.shape)
 
 
-def _autograd_gradient(f: TestFunction, x: torch.Tensor) -> torch.Tensor:
+def _autograd_gradient(f: NamedFunction, x: torch.Tensor) -> torch.Tensor:
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(f(x), x)
     return grad
@@ -87,7 +70,7 @@ register(
         title=Msg("A central-difference gradient", "中心差分梯度"),
         make_args=lambda gen: (
             _test_function(gen),
-            torch.randn(_size(gen), generator=gen, dtype=torch.float64) * 1.5,
+            torch.randn(random_size(gen), generator=gen, dtype=torch.float64) * 1.5,
         ),
         reference=_autograd_gradient,
         hints=(
@@ -112,11 +95,11 @@ register(
         no_graph=True,
         edge_cases=lambda: [
             (
-                TestFunction("sum(x · sin(x))", lambda x: (x * torch.sin(x)).sum()),
+                NamedFunction("sum(x · sin(x))", lambda x: (x * torch.sin(x)).sum()),
                 torch.tensor([0.0, 4.0, -7.5], dtype=torch.float64),
             ),
             (
-                TestFunction("log(1 + sum x²)", lambda x: torch.log1p((x**2).sum())),
+                NamedFunction("log(1 + sum x²)", lambda x: torch.log1p((x**2).sum())),
                 torch.tensor([3.0], dtype=torch.float64),
             ),
         ],
@@ -164,7 +147,7 @@ def relative_error_reference(approx: torch.Tensor, exact: torch.Tensor) -> float
 
 
 def _relative_error_args(gen: torch.Generator) -> tuple:
-    n = _size(gen)
+    n = random_size(gen)
     exact = torch.randn(n, generator=gen, dtype=torch.float64) * 10
     size = 10.0 ** -float(torch.randint(1, 7, (1,), generator=gen))
     approx = exact + size * torch.randn(n, generator=gen, dtype=torch.float64) * exact.abs().max()
