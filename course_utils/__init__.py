@@ -3,8 +3,16 @@
 Keep this package light: it is imported by every learner kernel.
 """
 
+import warnings
+
 from course_utils.checks import CheckFailure, check_tensor, check_value
 from course_utils.i18n import Msg, current_lang, say
+
+# torch.func's first transform calls torch.jit.script internally, and torch 2.14 warns that
+# torch.jit.script is deprecated: noise about torch's own code that a learner cannot act on.
+warnings.filterwarnings(
+    "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
+)
 
 __all__ = [
     "CheckFailure",
