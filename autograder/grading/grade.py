@@ -272,6 +272,12 @@ def _init_worker(
     threads: int | None = None,
     grader: int | None = None,
 ) -> None:
+    # Signals sent to the grader's process group are the grader's to handle: it stops
+    # the run and ends its workers itself. The worker was forked with them blocked
+    # (LocalPool.submit), so none can reach the grader's handler here before this.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     import warnings
 
     from autograder.grading import forkkernel
@@ -279,10 +285,6 @@ def _init_worker(
 
     if grader is not None:
         die_with_parent(grader)  # no worker outlives the grader, however it ends
-    # Signals sent to the grader's process group are the grader's to handle: it stops
-    # the run and ends its workers itself.
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
     warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy warnings would bury the progress bar
     logging.disable(logging.WARNING)
     patch_nbgrader()
@@ -669,7 +671,14 @@ class LocalPool:
         )
 
     def submit(self, job: Job) -> cf.Future:
-        return self.pool.submit(grade_one, job)
+        # The first submit forks the workers. A stop signal handled during a fork would
+        # raise inside the fork hooks (logging's), where Python prints and drops it, and in
+        # the child before it can ignore it: hold the signals until the forks are done.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            return self.pool.submit(grade_one, job)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def receive(self, job: Job, value: Result) -> Result:
         return value
