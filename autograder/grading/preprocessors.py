@@ -237,19 +237,10 @@ class RepairNotebook(Preprocessor):
                     cell.source = source
 
     def _released(self, resources: dict) -> NotebookNode | None:
-        from nbgrader.coursedir import CourseDirectory
-
-        info = resources.get("nbgrader", {})
-        coursedir = CourseDirectory(config=self.config)
-        path = os.path.join(
-            coursedir.format_path(coursedir.release_directory, ".", info.get("assignment", "")),
-            f"{info.get('notebook', '')}.ipynb",
-        )
-        try:
-            return nbformat.read(path, as_version=4)
-        except (OSError, ValueError):
-            self.log.warning("no released notebook at %s: graded cells are not repaired", path)
-            return None
+        released = released_notebook(self, resources)
+        if released is None:
+            self.log.warning("no released notebook: graded cells are not repaired")
+        return released
 
 
 class GraderNotes(Preprocessor):
@@ -290,3 +281,19 @@ class TruncateOutput(Preprocessor):
         return (
             text[: self.max_chars] + f"\n… [{dropped} characters cut · 已截去 {dropped} 个字符]\n"
         )
+
+
+def released_notebook(preprocessor: Preprocessor, resources: dict) -> NotebookNode | None:
+    """The released version of the notebook being graded (the cells the learner was given)."""
+    from nbgrader.coursedir import CourseDirectory
+
+    info = resources.get("nbgrader", {})
+    coursedir = CourseDirectory(config=preprocessor.config)
+    path = os.path.join(
+        coursedir.format_path(coursedir.release_directory, ".", info.get("assignment", "")),
+        f"{info.get('notebook', '')}.ipynb",
+    )
+    try:
+        return nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return None

@@ -21,15 +21,14 @@ reason, and a note at the top of the feedback (:mod:`autograder.grading.notes`).
 from __future__ import annotations
 
 import ast
-import os
 from dataclasses import dataclass, field
 
-import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from traitlets import Bool
 
 from autograder.grading import notes
+from autograder.grading.preprocessors import released_notebook
 from course_utils.exercises import ANSWER_MIME, get
 from course_utils.exercises import rules as R
 
@@ -203,21 +202,6 @@ class Submission:
             and s.node.name == name
         ]
         return len(bindings) > (1 if defs else 0)
-
-
-def released_notebook(preprocessor: Preprocessor, resources: dict) -> NotebookNode | None:
-    from nbgrader.coursedir import CourseDirectory
-
-    info = resources.get("nbgrader", {})
-    coursedir = CourseDirectory(config=preprocessor.config)
-    path = os.path.join(
-        coursedir.format_path(coursedir.release_directory, ".", info.get("assignment", "")),
-        f"{info.get('notebook', '')}.ipynb",
-    )
-    try:
-        return nbformat.read(path, as_version=4)
-    except (OSError, ValueError):
-        return None
 
 
 def runtime_uses(cell: NotebookNode, exercise_id: str) -> list[R.Use]:
