@@ -136,7 +136,7 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         import warnings
 
         from autograder.grading import forkkernel, grade
-        from autograder.grading.forkserver import Sandbox, threads_for_torch
+        from autograder.grading.forkserver import threads_for_torch
 
         warnings.filterwarnings("ignore")
         logging.getLogger("traitlets").setLevel(logging.ERROR)
@@ -149,15 +149,8 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         os.chmod(base, 0o711)
         box = None
         if self.sandbox and grade.sandbox_supported():
-            box = Sandbox(
-                hide=[str(course), str(Path(worker.local_directory).resolve())],
-                no_network=True,
-                isolate=True,
-                memory_bytes=self.memory_bytes,
-                max_processes=64,
-                max_file_bytes=64 << 20,
-                private_tmp=True,
-                keep=grade.kernel_needs(ROOT),
+            box = grade.kernel_sandbox(
+                [str(course), str(Path(worker.local_directory).resolve())], self.memory_bytes
             )
             box.hide = [h for h in box.hide if not str(scratch).startswith(h)]
         # A new Python (fork + exec), not a fork of this threaded worker; it dies with it.

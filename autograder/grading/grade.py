@@ -487,8 +487,6 @@ def default_sandbox(
 ) -> dict | None:
     if not sandbox_supported():
         return None
-    from autograder.grading.forkserver import Sandbox
-
     hide = [
         str(root / SOURCE_DIR),
         str(out / "course"),
@@ -498,17 +496,23 @@ def default_sandbox(
     for db in (sqlite_path(db_url), root / "gradebook.db"):
         if db is not None and db.exists():
             hide.append(str(db.resolve()))
-    box = Sandbox(
-        hide=sorted(set(hide)),
+    return asdict(kernel_sandbox(sorted(set(hide)), limits.memory_bytes, root))
+
+
+def kernel_sandbox(hide: list[str], memory_bytes: int, root: Path = ROOT):
+    """The confinement of every grading kernel, local or on a Dask worker alike."""
+    from autograder.grading.forkserver import Sandbox
+
+    return Sandbox(
+        hide=hide,
         no_network=True,
         isolate=True,
-        memory_bytes=limits.memory_bytes,
+        memory_bytes=memory_bytes,
         max_processes=64,
         max_file_bytes=64 << 20,
         private_tmp=True,
         keep=kernel_needs(root),
     )
-    return asdict(box)
 
 
 def kernel_needs(root: Path = ROOT) -> list[str]:
