@@ -122,15 +122,20 @@ def test_second_run_grades_only_what_changed(graded):
     assert read_grades(base / "out") == expected
 
 
-def test_zip_of_the_layout(tmp_path):
+def test_zip_of_the_layout_into_a_deep_folder(tmp_path):
+    """A zip, graded into a folder too deep for the kernels' Unix sockets (108 bytes at most)."""
     expected = make_submissions(tmp_path / "sub", {"zipped": "partial"})
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in (tmp_path / "sub").rglob("*"):
             zf.write(path, Path("submitted") / path.relative_to(tmp_path / "sub"))
-    proc = course_grade(str(archive), "--out", str(tmp_path / "out"), "--workers", "1")
+    out = tmp_path / ("grading-run-" + "x" * 60) / "2026-fall" / "out"
+    assert len(str(out / ".kernels/k-12345678/ipc-12345")) > 108
+    proc = course_grade(str(archive), "--out", str(out), "--workers", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert read_grades(tmp_path / "out") == expected
+    assert read_grades(out) == expected
+    left = [p for p in Path("/var/tmp").glob("course-k-*") if str(tmp_path) in os.readlink(p)]
+    assert not left, "the short links to the kernels' folder are removed"
 
 
 def test_missing_input_is_a_clear_error(tmp_path):

@@ -35,10 +35,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.postgres,
     pytest.mark.xdist_group("grade"),
-    # Run as a script (the same Cluster class, the same corpus) grading through Dask gives
-    # the local grades in ~90 s; under pytest the first task on each worker never finishes.
-    # Not yet understood, so not run.
-    pytest.mark.xfail(run=False, reason="hangs under pytest (issue 14, open); passes as a script"),
 ]
 
 BIN = Path(sys.executable).parent

@@ -155,15 +155,21 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
             box.hide = [h for h in box.hide if not str(scratch).startswith(h)]
         # A new Python (fork + exec), not a fork of this threaded worker; it dies with it.
         threads = self.threads or self.per_host.get(socket.gethostname())
+        alias = forkkernel.socket_alias(scratch.resolve())
         forkkernel.stop_server()
-        forkkernel.start_server(box, scratch, fork=False, threads=threads)
+        forkkernel.start_server(box, scratch, fork=False, threads=threads, sockets=alias)
         threads_for_torch(threads)
-        grade._worker.update(course=course, sandbox=box, base=base, lock=threading.Lock())
+        grade._worker.update(
+            course=course, sandbox=box, base=base, alias=alias, lock=threading.Lock()
+        )
 
     def teardown(self, worker) -> None:
         from autograder.grading import forkkernel, grade
 
         forkkernel.stop_server()
+        alias = grade._worker.get("alias")
+        if alias is not None:
+            alias.unlink(missing_ok=True)
         base = grade._worker.get("base")
         if base is not None:
             shutil.rmtree(base, ignore_errors=True)

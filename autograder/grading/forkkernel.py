@@ -10,6 +10,7 @@ without network access still reaches the grader.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import tempfile
@@ -31,6 +32,38 @@ _server: ForkServer | None = None
 _sandbox: Sandbox | None = None
 _scratch: Path | None = None
 _threads: int | None = None
+_sockets: Path | None = None
+
+# A Unix socket's path fits in 108 bytes (sun_path). A kernel's sockets are
+# <scratch>/k-XXXXXXXX/ipc-NNNNN: a deep --out or Dask local directory leaves too little.
+SOCKET_PATH_MAX = 107
+SOCKET_SUFFIX = len("/k-XXXXXXXX/ipc-NNNNN")
+# Not /tmp or /dev/shm: a sandboxed kernel has its own, so it could not follow the alias.
+ALIAS_DIRS = ("/var/tmp", "/run")
+
+
+def socket_alias(scratch: Path) -> Path | None:
+    """A short symlink to ``scratch`` for its kernels' socket paths; None where none is needed.
+
+    The caller removes it (``alias.unlink()``) when its kernels are done.
+    """
+    if len(os.fsencode(scratch)) + SOCKET_SUFFIX <= SOCKET_PATH_MAX:
+        return None
+    for folder in ALIAS_DIRS:
+        for _ in range(8):
+            alias = Path(folder) / f"course-k-{secrets.token_hex(4)}"
+            try:
+                os.symlink(scratch, alias)  # fails on a name already taken: never followed
+                return alias
+            except FileExistsError:
+                continue
+            except OSError:
+                break
+    raise OSError(
+        f"the kernels' folder {scratch} is too deep for their Unix sockets "
+        f"({SOCKET_PATH_MAX} bytes at most) and no short link to it could be made in "
+        f"{' or '.join(ALIAS_DIRS)}: grade with a shorter --out"
+    )
 
 
 def start_server(
@@ -38,19 +71,22 @@ def start_server(
     scratch: Path | None = None,
     fork: bool = False,
     threads: int | None = None,
+    sockets: Path | None = None,
 ) -> None:
     """Start this process's fork server (once) and set how its kernels are confined.
 
     ``fork=True``: the server is forked from this process (see :class:`ForkServer`).
     ``threads``: torch's intra-op threads in each kernel (None: torch's default).
+    ``sockets``: a short alias of ``scratch`` (:func:`socket_alias`) for the sockets' paths.
     """
-    global _server, _sandbox, _scratch, _threads
+    global _server, _sandbox, _scratch, _threads, _sockets
     if _server is None:
         _server = ForkServer(fork=fork)
     _sandbox = sandbox
     _threads = threads
     _scratch = Path(scratch or tempfile.mkdtemp(prefix="course-kernels-"))
     _scratch.mkdir(parents=True, exist_ok=True)
+    _sockets = sockets
 
 
 def stop_server() -> None:
@@ -163,7 +199,8 @@ class ForkKernelManager(AsyncKernelManager):
             workdir = Path(tempfile.mkdtemp(prefix="k-", dir=scratch))
             self.transport = "ipc"
             self.cache_ports = False
-            self.ip = str(workdir / "ipc")
+            # The kernel is confined to the real folder; only the addresses go through the alias.
+            self.ip = str((_sockets or scratch) / workdir.name / "ipc")
             self.connection_file = str(workdir / "connection.json")
             self.provisioner = ForkProvisioner(
                 kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self

@@ -271,6 +271,7 @@ def _init_worker(
     limits: Limits,
     threads: int | None = None,
     grader: int | None = None,
+    sockets: str | None = None,
 ) -> None:
     # Signals sent to the grader's process group are the grader's to handle: it stops
     # the run and ends its workers itself. The worker was forked with them blocked
@@ -291,7 +292,9 @@ def _init_worker(
     box = Sandbox(**sandbox) if sandbox is not None else None
     # Forked from the grader, this worker has torch loaded and no threads yet: its fork
     # server can be a fork of it too, with nothing left to import.
-    forkkernel.start_server(box, Path(scratch), fork=True, threads=threads)
+    forkkernel.start_server(
+        box, Path(scratch), fork=True, threads=threads, sockets=Path(sockets) if sockets else None
+    )
     # Only now, with the server forked: the answers are verified here with torch.
     threads_for_torch(threads)
     _worker.update(course=Path(course), db_url=db_url, sandbox=box, limits=limits)
@@ -417,10 +420,13 @@ def replace_unreadable(folder: Path, released: Path) -> None:
 
 def _last_error(response: dict) -> str:
     """The most telling line of a failed nbgrader call, for the instructor's log."""
-    lines = [ln for ln in (response.get("log") or "").splitlines() if "[ERROR]" in ln]
-    lines += [ln for ln in (response.get("error") or "").strip().splitlines() if ln.strip()]
-    telling = [ln for ln in lines if "Please see" not in ln and "There was an error" not in ln]
-    return ((telling or lines or ["unknown error"])[-1]).strip()[:300]
+    logged = [ln for ln in (response.get("log") or "").splitlines() if "[ERROR]" in ln]
+    raised = [ln for ln in (response.get("error") or "").strip().splitlines() if ln.strip()]
+    generic = ("Please see", "There was an error", "raise NbGraderException")
+    # nbgrader logs the cause first and then wraps it in generic messages.
+    telling = [ln for ln in logged if not any(g in ln for g in generic)][:1]
+    telling += [ln for ln in raised if not any(g in ln for g in generic)][-1:]
+    return ((telling or logged + raised or ["unknown error"])[0]).strip()[:300]
 
 
 # ---------------------------------------------------------------- state and the run
@@ -647,12 +653,13 @@ class LocalPool:
     def __init__(self, out, db_url, box, limits, threads, workers) -> None:
         # Workers are forks of this process once it has imported what grading and kernels
         # need: no worker imports torch or nbgrader again.
-        from autograder.grading import forkserver, preprocessors  # noqa: F401
+        from autograder.grading import forkkernel, forkserver, preprocessors  # noqa: F401
 
         forkserver.preload()
         scratch = out / ".kernels"
         scratch.mkdir(exist_ok=True)
         os.chmod(scratch, 0o711)
+        self.alias = forkkernel.socket_alias(scratch.resolve())
         self.workers = workers
         self.initargs = (
             str(out / "course"),
@@ -662,6 +669,7 @@ class LocalPool:
             limits,
             threads,
             os.getpid(),
+            str(self.alias) if self.alias else None,
         )
         self.pool: cf.ProcessPoolExecutor | None = None
 
@@ -710,6 +718,9 @@ class LocalPool:
 
     def close(self) -> None:
         self.end(failed=True)
+        if self.alias is not None:
+            with contextlib.suppress(OSError):
+                self.alias.unlink()
 
 
 def _run_loop(todo: list[Job], backend, out: Path, state: dict, bar) -> list[Result]:
