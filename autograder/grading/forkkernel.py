@@ -192,6 +192,10 @@ class ForkProvisioner(LocalProvisioner):
 class ForkKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernels come from the fork server, over Unix sockets."""
 
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        # A killed kernel's namespaces take a few milliseconds to go: poll for that, not 0.1 s.
+        await super()._async_wait(pollinterval=min(pollinterval, 0.01))
+
     async def _async_pre_start_kernel(self, **kw: Any):
         self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
         if self.provisioner is None:

@@ -37,6 +37,7 @@ PRELOAD = (
     "IPython",
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
+    "ipykernel.debugger",  # debugpy: a third of a kernel's start when left to each kernel
     "matplotlib_inline.backend_inline",
     "course_utils",
     "course_utils.exercises",
@@ -363,6 +364,8 @@ def _reap(signum, frame) -> None:
 
 def preload() -> None:
     """Import what kernels use, so that forked kernels start with it loaded."""
+    # debugpy warns on import that Python's frozen modules may hide breakpoints.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     for name in PRELOAD:
         try:
             __import__(name)
@@ -448,6 +451,8 @@ class ForkServer:
 
     def close(self) -> None:
         try:
+            # The stream holds the socket open: both must go for the server to see the end.
+            self._stream.close()
             self._sock.close()
         finally:
             if self._proc is not None:
