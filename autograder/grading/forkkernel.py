@@ -9,21 +9,26 @@ without network access still reaches the grader.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import signal
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import Type
+from jupyter_core.utils import run_sync
+from traitlets import Type, default
 
 from autograder.grading.execute import SafeExecute
 from autograder.grading.forkserver import THREAD_VARS, ForkServer, Sandbox
@@ -80,6 +85,7 @@ def start_server(
     ``sockets``: a short alias of ``scratch`` (:func:`socket_alias`) for the sockets' paths.
     """
     global _server, _sandbox, _scratch, _threads, _sockets
+    discard_spare()
     if _server is None:
         _server = ForkServer(fork=fork)
     _sandbox = sandbox
@@ -91,6 +97,7 @@ def start_server(
 
 def stop_server() -> None:
     global _server
+    discard_spare()
     if _server is not None:
         _server.close()
         _server = None
@@ -158,11 +165,8 @@ class ForkProvisioner(LocalProvisioner):
             env.update(dict.fromkeys(THREAD_VARS, str(_threads)))
         workdir = Path(km.connection_file).parent
         if box is not None and box.isolate:
-            # The kernel works in a private copy of the notebook's folder (data files, no
-            # notebooks): the only place it may write, besides its own /tmp.
-            for item in Path(cwd).iterdir():
-                if item.suffix != ".ipynb" and item.is_file():
-                    shutil.copy2(item, workdir / item.name)
+            if not getattr(km, "spare", False):  # a spare gets its notebook's files when taken
+                copy_data_files(Path(cwd), workdir)
             cwd = str(workdir)
             env.update(
                 HOME=str(workdir),
@@ -189,8 +193,54 @@ class ForkProvisioner(LocalProvisioner):
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def copy_data_files(folder: Path, workdir: Path) -> None:
+    """A confined kernel works in a private copy of its notebook's folder (data files, no
+    notebooks): the only place it may write, besides its own /tmp."""
+    for item in folder.iterdir():
+        if item.suffix != ".ipynb" and item.is_file():
+            shutil.copy2(item, workdir / item.name)
+
+
+class ForkKernelClient(AsyncKernelClient):
+    """jupyter_client's client, without its last 0.2 s wait for silence on IOPub.
+
+    Once the kernel has answered ``kernel_info`` and IOPub carries its status, what
+    may still come on IOPub belongs to no cell, and nbclient skips it.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else 60)
+        while True:
+            self.kernel_info()
+            try:
+                msg = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                msg = None
+            if msg is not None and msg["msg_type"] == "kernel_info_reply":
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.2)  # IOPub is connected
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(msg)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+        while True:
+            try:
+                await self.iopub_channel.get_msg(timeout=0.02)
+            except Empty:
+                break
+
+
 class ForkKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernels come from the fork server, over Unix sockets."""
+
+    @default("client_factory")
+    def _client_factory_default(self) -> type:
+        return ForkKernelClient
 
     async def _async_wait(self, pollinterval: float = 0.1) -> None:
         # A killed kernel's namespaces take a few milliseconds to go: poll for that, not 0.1 s.
@@ -212,6 +262,66 @@ class ForkKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
 
+# The next notebook's kernel, started while this worker does other work (saving grades,
+# feedback, the next submission's copy): its ~0.4 s start no longer waits in line. Only
+# confined kernels work in a folder of their own, so only they can be started ahead.
+_spare: tuple[ForkKernelManager, int] | None = None  # and the thread whose event loop owns it
+
+
+def start_spare(kernel_name: str) -> None:
+    """Start a kernel for the next notebook, unless one is waiting or none can be."""
+    global _spare
+    if _spare is not None or _server is None or _sandbox is None or not _sandbox.isolate:
+        return
+    km = ForkKernelManager(kernel_name=kernel_name)
+    km.spare = True
+    km.env_at_start = dict(os.environ)
+    try:
+        run_sync(km.start_kernel)()
+    except Exception:
+        return  # the next notebook starts its own kernel, and reports what goes wrong
+    _spare = (km, threading.get_ident())
+
+
+def take_spare(kernel_name: str, folder: Path) -> ForkKernelManager | None:
+    """The waiting kernel, given ``folder``'s data files; None if there is none to take."""
+    global _spare
+    if _spare is None:
+        return None
+    (km, thread), _spare = _spare, None
+    usable = thread == threading.get_ident() and km.kernel_name == kernel_name
+    if not usable or not run_sync(km.is_alive)():
+        _shut(km, thread)
+        return None
+    copy_data_files(folder, Path(km.connection_file).parent)
+    # What changed in the environment since it started (this notebook's seed, at least)
+    # is set in it before any cell runs.
+    now = dict(os.environ)
+    km.env_update = (
+        {k: v for k, v in now.items() if km.env_at_start.get(k) != v},
+        sorted(set(km.env_at_start) - set(now)),
+    )
+    km.spare = False
+    return km
+
+
+def discard_spare() -> None:
+    global _spare
+    if _spare is not None:
+        (km, thread), _spare = _spare, None
+        _shut(km, thread)
+
+
+def _shut(km: ForkKernelManager, thread: int) -> None:
+    if thread != threading.get_ident():
+        # Its sockets belong to another thread's event loop: kill it and leave the rest.
+        with contextlib.suppress(Exception):
+            km.provisioner.process.kill()
+        return
+    with contextlib.suppress(Exception):
+        run_sync(km.shutdown_kernel)(now=True)
+
+
 class ForkExecute(SafeExecute):
     """nbgrader's Execute (made safe), with kernels from the fork server."""
 
@@ -223,3 +333,37 @@ class ForkExecute(SafeExecute):
         # than ask it to shut down and poll until it has (a graceful stop costs ~0.2 s).
         kwargs.setdefault("shutdown_kernel", "immediate")
         super().__init__(*args, **kwargs)
+
+    def create_kernel_manager(self):
+        name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name", "")
+        folder = (self.resources or {}).get("metadata", {}).get("path")
+        km = take_spare(name, Path(folder)) if name and folder else None
+        if km is None:
+            return super().create_kernel_manager()
+        self.kernel_name = name
+        self.km = km
+        return km
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        changed, removed = getattr(self.km, "env_update", ({}, []))
+        if changed or removed:
+            code = (
+                f"__import__('os').environ.update({changed!r})\n"
+                f"[__import__('os').environ.pop(k, None) for k in {removed!r}]"
+            )
+            reply = await self.async_wait_for_reply(
+                kc.execute(code, silent=True, store_history=False)
+            )
+            if (reply or {}).get("content", {}).get("status") != "ok":
+                raise RuntimeError("the kernel started ahead did not take its environment")
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def preprocess(self, nb, resources=None, km=None):
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if km is None and self.kernel_name:
+                start_spare(self.kernel_name)

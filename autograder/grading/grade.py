@@ -695,6 +695,7 @@ class LocalPool:
         scratch.mkdir(exist_ok=True)
         os.chmod(scratch, 0o711)
         self.alias = forkkernel.socket_alias(scratch.resolve())
+        self.scratch = scratch
         self.workers = workers
         self.initargs = (
             str(out / "course"),
@@ -756,6 +757,8 @@ class LocalPool:
         if self.alias is not None:
             with contextlib.suppress(OSError):
                 self.alias.unlink()
+        # What the workers' last kernels (started ahead, never used) left behind.
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _run_loop(todo: list[Job], backend, out: Path, state: dict, bar) -> list[Result]:
