@@ -55,6 +55,7 @@ def socket_alias(scratch: Path) -> Path | None:
     if len(os.fsencode(scratch)) + SOCKET_SUFFIX <= SOCKET_PATH_MAX:
         return None
     for folder in ALIAS_DIRS:
+        _prune_aliases(Path(folder))
         for _ in range(8):
             alias = Path(folder) / f"course-k-{secrets.token_hex(4)}"
             try:
@@ -69,6 +70,14 @@ def socket_alias(scratch: Path) -> Path | None:
         f"({SOCKET_PATH_MAX} bytes at most) and no short link to it could be made in "
         f"{' or '.join(ALIAS_DIRS)}: grade with a shorter --out"
     )
+
+
+def _prune_aliases(folder: Path) -> None:
+    """Links left by a grader that was killed: ours, and pointing nowhere any more."""
+    for link in folder.glob("course-k-*"):
+        with contextlib.suppress(OSError):
+            if link.is_symlink() and link.lstat().st_uid == os.geteuid() and not link.exists():
+                link.unlink()
 
 
 def start_server(
