@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -136,6 +138,34 @@ def test_zip_of_the_layout_into_a_deep_folder(tmp_path):
     assert read_grades(out) == expected
     left = [p for p in Path("/var/tmp").glob("course-k-*") if str(tmp_path) in os.readlink(p)]
     assert not left, "the short links to the kernels' folder are removed"
+
+
+PEEK = (
+    "import glob, os\n"
+    "print('SIBLINGS', sorted(os.listdir('..')), len(glob.glob('../*/connection.json')))\n"
+)
+
+
+def test_a_kernel_cannot_see_the_other_kernels():
+    """Graded into a folder outside /tmp (as an instructor would), two workers: each kernel
+    sees only its own folder, not the other worker's kernel nor the one started ahead."""
+    base = Path("/var/tmp") / f"course-test-{uuid.uuid4().hex[:8]}"
+    try:
+        make_submissions(base / "sub", {"peek1": "correct", "peek2": "correct"})
+        for student in ("peek1", "peek2"):
+            path = next((base / "sub" / student / LESSON).glob("*.ipynb"))
+            nb = nbformat.read(path, as_version=4)
+            nb.cells.insert(1, nbformat.v4.new_code_cell(PEEK))
+            nbformat.write(nb, path)
+        proc = course_grade(str(base / "sub"), "--out", str(base / "out"), "--workers", "2")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        for student in ("peek1", "peek2"):
+            page = next((base / "out" / "feedback" / student / LESSON).glob("*.html"))
+            seen = re.search(r"SIBLINGS \[([^\]]*)\] (\d+)", page.read_text(encoding="utf-8"))
+            assert seen, "the peeking cell ran"
+            assert len(seen.group(1).split(",")) == 1 and seen.group(2) == "1", seen.group(0)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_socket_links_left_by_a_killed_grader_are_pruned(tmp_path):

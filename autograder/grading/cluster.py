@@ -9,8 +9,8 @@ What travels:
 - back: the :class:`~autograder.grading.grade.Result` as a dict and the feedback pages
   as bytes, which the grader writes where local workers would have.
 
-Each Dask worker gets, once, through :class:`GradingPlugin`: a scratch course folder and a
-kernel fork server. Dask workers run threads, so the server is a new Python started with
+Each Dask worker gets, once, through :class:`GradingPlugin`: a scratch course folder, a
+folder for its kernels and a kernel fork server. Dask workers run threads, so the server is a new Python started with
 ``fork`` + ``exec`` (not a fork of the worker); it dies with the worker. The gradebook
 must be a server every worker reaches (PostgreSQL): a SQLite file lives on one disk.
 Workers whose Python, packages or course code differ from the grader's are refused.
@@ -144,8 +144,7 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         base = Path(tempfile.mkdtemp(prefix="course-dask-", dir=worker.local_directory))
         course = base / "course"
         (course / RELEASE_DIR).mkdir(parents=True)
-        scratch = base / "kernels"
-        scratch.mkdir()
+        scratch = forkkernel.kernels_folder()
         os.chmod(base, 0o711)
         box = None
         if self.sandbox and grade.sandbox_supported():
@@ -160,8 +159,9 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         forkkernel.start_server(box, scratch, fork=False, threads=threads, sockets=alias)
         threads_for_torch(threads)
         grade._worker.update(
-            course=course, sandbox=box, base=base, alias=alias, lock=threading.Lock()
-        )
+            course=course, sandbox=box, base=base, alias=alias, scratch=scratch,
+            lock=threading.Lock(),
+        )  # fmt: skip
 
     def teardown(self, worker) -> None:
         from autograder.grading import forkkernel, grade
@@ -170,9 +170,9 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         alias = grade._worker.get("alias")
         if alias is not None:
             alias.unlink(missing_ok=True)
-        base = grade._worker.get("base")
-        if base is not None:
-            shutil.rmtree(base, ignore_errors=True)
+        for folder in (grade._worker.get("scratch"), grade._worker.get("base")):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def grade_remote(

@@ -47,6 +47,19 @@ SOCKET_SUFFIX = len("/k-XXXXXXXX/ipc-NNNNN")
 ALIAS_DIRS = ("/var/tmp", "/run")
 
 
+def kernels_folder(prefix: str = "course-kernels-") -> Path:
+    """A new folder for kernels' working folders, under ``/tmp`` on purpose.
+
+    A confined kernel gets a private ``/tmp`` with only its own folder mounted back, so
+    it cannot see the other kernels' folders there, nor read their connection files and
+    reach them (the kernel started ahead for the next submission included). Under any
+    other parent, a kernel could list its siblings.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(folder, 0o711)
+    return folder
+
+
 def socket_alias(scratch: Path) -> Path | None:
     """A short symlink to ``scratch`` for its kernels' socket paths; None where none is needed.
 

@@ -691,9 +691,7 @@ class LocalPool:
         from autograder.grading import forkkernel, forkserver, preprocessors  # noqa: F401
 
         forkserver.preload()
-        scratch = out / ".kernels"
-        scratch.mkdir(exist_ok=True)
-        os.chmod(scratch, 0o711)
+        scratch = forkkernel.kernels_folder()
         self.alias = forkkernel.socket_alias(scratch.resolve())
         self.scratch = scratch
         self.workers = workers
