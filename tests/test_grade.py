@@ -125,14 +125,15 @@ def test_second_run_grades_only_what_changed(graded):
 
 
 def test_zip_of_the_layout_into_a_deep_folder(tmp_path):
-    """A zip, graded into a folder too deep for the kernels' Unix sockets (108 bytes at most)."""
+    """A zip, graded into a deep folder. When the kernels' folders lived in it, their Unix
+    sockets (108 bytes at most) could not be made and every submission scored 0."""
     expected = make_submissions(tmp_path / "sub", {"zipped": "partial"})
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in (tmp_path / "sub").rglob("*"):
             zf.write(path, Path("submitted") / path.relative_to(tmp_path / "sub"))
     out = tmp_path / ("grading-run-" + "x" * 60) / "2026-fall" / "out"
-    assert len(str(out / ".kernels/k-12345678/ipc-12345")) > 108
+    assert len(str(out / ".kernels/k-12345678/ipc-12345")) > 108  # the old place: too deep
     proc = course_grade(str(archive), "--out", str(out), "--workers", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert read_grades(out) == expected
