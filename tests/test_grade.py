@@ -169,30 +169,6 @@ def test_a_kernel_cannot_see_the_other_kernels():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_socket_links_left_by_a_killed_grader_are_pruned(tmp_path):
-    from autograder.grading.forkkernel import socket_alias
-
-    assert socket_alias(tmp_path) is None, "a short folder needs no link"
-    deep = tmp_path / ("d" * 100)
-    deep.mkdir()
-    gone = tmp_path / "gone"
-    gone.mkdir()
-    dangling = Path("/var/tmp") / f"course-k-test{uuid.uuid4().hex[:8]}"
-    live = Path("/var/tmp") / f"course-k-test{uuid.uuid4().hex[:8]}"
-    dangling.symlink_to(gone)
-    live.symlink_to(deep)
-    gone.rmdir()  # its grader was killed and its folder removed
-    alias = socket_alias(deep)
-    try:
-        assert alias is not None and alias.resolve() == deep.resolve()
-        assert not dangling.is_symlink(), "a link to nothing is removed"
-        assert live.is_symlink(), "a link still in use is kept"
-    finally:
-        for link in (alias, live, dangling):
-            if link is not None and link.is_symlink():
-                link.unlink()
-
-
 def test_missing_input_is_a_clear_error(tmp_path):
     proc = course_grade(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2 and "does not exist" in proc.stdout

@@ -10,8 +10,9 @@ What travels:
   as bytes, which the grader writes where local workers would have.
 
 Each Dask worker gets, once, through :class:`GradingPlugin`: a scratch course folder, a
-folder for its kernels and a kernel fork server. Dask workers run threads, so the server is a new Python started with
-``fork`` + ``exec`` (not a fork of the worker); it dies with the worker. The gradebook
+folder for its kernels and a kernel fork server. Dask workers run threads, so the server
+is a new Python started with ``fork`` + ``exec`` (not a fork of the worker); it dies with
+the worker. The gradebook
 must be a server every worker reaches (PostgreSQL): a SQLite file lives on one disk.
 Workers whose Python, packages or course code differ from the grader's are refused.
 """
@@ -151,25 +152,19 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
             box = grade.kernel_sandbox(
                 [str(course), str(Path(worker.local_directory).resolve())], self.memory_bytes
             )
-            box.hide = [h for h in box.hide if not str(scratch).startswith(h)]
         # A new Python (fork + exec), not a fork of this threaded worker; it dies with it.
         threads = self.threads or self.per_host.get(socket.gethostname())
-        alias = forkkernel.socket_alias(scratch.resolve())
         forkkernel.stop_server()
-        forkkernel.start_server(box, scratch, fork=False, threads=threads, sockets=alias)
+        forkkernel.start_server(box, scratch, fork=False, threads=threads)
         threads_for_torch(threads)
         grade._worker.update(
-            course=course, sandbox=box, base=base, alias=alias, scratch=scratch,
-            lock=threading.Lock(),
-        )  # fmt: skip
+            course=course, sandbox=box, base=base, scratch=scratch, lock=threading.Lock()
+        )
 
     def teardown(self, worker) -> None:
         from autograder.grading import forkkernel, grade
 
         forkkernel.stop_server()
-        alias = grade._worker.get("alias")
-        if alias is not None:
-            alias.unlink(missing_ok=True)
         for folder in (grade._worker.get("scratch"), grade._worker.get("base")):
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)

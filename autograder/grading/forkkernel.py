@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 import tempfile
@@ -37,14 +36,6 @@ _server: ForkServer | None = None
 _sandbox: Sandbox | None = None
 _scratch: Path | None = None
 _threads: int | None = None
-_sockets: Path | None = None
-
-# A Unix socket's path fits in 108 bytes (sun_path). A kernel's sockets are
-# <scratch>/k-XXXXXXXX/ipc-NNNNN: a deep --out or Dask local directory leaves too little.
-SOCKET_PATH_MAX = 107
-SOCKET_SUFFIX = len("/k-XXXXXXXX/ipc-NNNNN")
-# Not /tmp or /dev/shm: a sandboxed kernel has its own, so it could not follow the alias.
-ALIAS_DIRS = ("/var/tmp", "/run")
 
 
 def kernels_folder(prefix: str = "course-kernels-") -> Path:
@@ -53,44 +44,12 @@ def kernels_folder(prefix: str = "course-kernels-") -> Path:
     A confined kernel gets a private ``/tmp`` with only its own folder mounted back, so
     it cannot see the other kernels' folders there, nor read their connection files and
     reach them (the kernel started ahead for the next submission included). Under any
-    other parent, a kernel could list its siblings.
+    other parent, a kernel could list its siblings. The path is also short enough for the
+    kernels' Unix sockets (108 bytes at most), which a deep ``--out`` was not.
     """
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     os.chmod(folder, 0o711)
     return folder
-
-
-def socket_alias(scratch: Path) -> Path | None:
-    """A short symlink to ``scratch`` for its kernels' socket paths; None where none is needed.
-
-    The caller removes it (``alias.unlink()``) when its kernels are done.
-    """
-    if len(os.fsencode(scratch)) + SOCKET_SUFFIX <= SOCKET_PATH_MAX:
-        return None
-    for folder in ALIAS_DIRS:
-        _prune_aliases(Path(folder))
-        for _ in range(8):
-            alias = Path(folder) / f"course-k-{secrets.token_hex(4)}"
-            try:
-                os.symlink(scratch, alias)  # fails on a name already taken: never followed
-                return alias
-            except FileExistsError:
-                continue
-            except OSError:
-                break
-    raise OSError(
-        f"the kernels' folder {scratch} is too deep for their Unix sockets "
-        f"({SOCKET_PATH_MAX} bytes at most) and no short link to it could be made in "
-        f"{' or '.join(ALIAS_DIRS)}: grade with a shorter --out"
-    )
-
-
-def _prune_aliases(folder: Path) -> None:
-    """Links left by a grader that was killed: ours, and pointing nowhere any more."""
-    for link in folder.glob("course-k-*"):
-        with contextlib.suppress(OSError):
-            if link.is_symlink() and link.lstat().st_uid == os.geteuid() and not link.exists():
-                link.unlink()
 
 
 def start_server(
@@ -98,23 +57,20 @@ def start_server(
     scratch: Path | None = None,
     fork: bool = False,
     threads: int | None = None,
-    sockets: Path | None = None,
 ) -> None:
     """Start this process's fork server (once) and set how its kernels are confined.
 
     ``fork=True``: the server is forked from this process (see :class:`ForkServer`).
     ``threads``: torch's intra-op threads in each kernel (None: torch's default).
-    ``sockets``: a short alias of ``scratch`` (:func:`socket_alias`) for the sockets' paths.
     """
-    global _server, _sandbox, _scratch, _threads, _sockets
+    global _server, _sandbox, _scratch, _threads
     discard_spare()
     if _server is None:
         _server = ForkServer(fork=fork)
     _sandbox = sandbox
     _threads = threads
-    _scratch = Path(scratch or tempfile.mkdtemp(prefix="course-kernels-"))
+    _scratch = Path(scratch) if scratch else kernels_folder()
     _scratch.mkdir(parents=True, exist_ok=True)
-    _sockets = sockets
 
 
 def stop_server() -> None:
@@ -275,8 +231,7 @@ class ForkKernelManager(AsyncKernelManager):
             workdir = Path(tempfile.mkdtemp(prefix="k-", dir=scratch))
             self.transport = "ipc"
             self.cache_ports = False
-            # The kernel is confined to the real folder; only the addresses go through the alias.
-            self.ip = str((_sockets or scratch) / workdir.name / "ipc")
+            self.ip = str(workdir / "ipc")
             self.connection_file = str(workdir / "connection.json")
             self.provisioner = ForkProvisioner(
                 kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self

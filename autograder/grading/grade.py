@@ -306,7 +306,6 @@ def _init_worker(
     limits: Limits,
     threads: int | None = None,
     grader: int | None = None,
-    sockets: str | None = None,
 ) -> None:
     # Signals sent to the grader's process group are the grader's to handle: it stops
     # the run and ends its workers itself. The worker was forked with them blocked
@@ -327,9 +326,7 @@ def _init_worker(
     box = Sandbox(**sandbox) if sandbox is not None else None
     # Forked from the grader, this worker has torch loaded and no threads yet: its fork
     # server can be a fork of it too, with nothing left to import.
-    forkkernel.start_server(
-        box, Path(scratch), fork=True, threads=threads, sockets=Path(sockets) if sockets else None
-    )
+    forkkernel.start_server(box, Path(scratch), fork=True, threads=threads)
     # Only now, with the server forked: the answers are verified here with torch.
     threads_for_torch(threads)
     _worker.update(course=Path(course), db_url=db_url, sandbox=box, limits=limits)
@@ -692,7 +689,6 @@ class LocalPool:
 
         forkserver.preload()
         scratch = forkkernel.kernels_folder()
-        self.alias = forkkernel.socket_alias(scratch.resolve())
         self.scratch = scratch
         self.workers = workers
         self.initargs = (
@@ -703,7 +699,6 @@ class LocalPool:
             limits,
             threads,
             os.getpid(),
-            str(self.alias) if self.alias else None,
         )
         self.pool: cf.ProcessPoolExecutor | None = None
 
@@ -752,9 +747,6 @@ class LocalPool:
 
     def close(self) -> None:
         self.end(failed=True)
-        if self.alias is not None:
-            with contextlib.suppress(OSError):
-                self.alias.unlink()
         # What the workers' last kernels (started ahead, never used) left behind.
         shutil.rmtree(self.scratch, ignore_errors=True)
 
