@@ -68,6 +68,7 @@ def configure(c: Config, root: Path = ROOT) -> Config:
         "autograder.grading.preprocessors.SanitizeFeedback",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
+    c.GenerateFeedback.exporter_class = "autograder.grading.feedback_page.FeedbackExporter"
     return c
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import subprocess
@@ -88,10 +89,37 @@ def make_submissions(n: int, folder: Path) -> list[tuple[str, str, Path]]:
 
 def run(cmd: list[str], cwd: Path) -> float:
     start = time.perf_counter()
+    busy = machine_busy_seconds()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    LAST_RUN["busy"] = machine_busy_seconds() - busy
     return time.perf_counter() - start
+
+
+LAST_RUN: dict[str, float] = {}
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (Linux).
+
+    The whole machine's, not the grader's: kernels die with their fork server, which
+    nobody waits for, so their time never reaches the grader's resource usage. Run the
+    benchmark on an otherwise idle machine."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def notes_of(out: Path, key: tuple[str, str]) -> str:
+    """What the grader noted on one submission (why a score differs between runs)."""
+    graded = json.loads((out / "state.json").read_text()).get("graded", {})
+    entry = graded.get("/".join(key)) or {}
+    cells = {k: v for k, v in (entry.get("cells") or {}).items() if v[0] != v[1]}
+    return f"{entry.get('notes') or []} lost {cells}"
 
 
 def scores(csv_path: Path) -> dict[tuple[str, str], float]:
@@ -134,7 +162,6 @@ PHASES = ("copy", "kernel", "cells", "autograde", "notes", "feedback", "gradeboo
 
 def breakdown(out: Path) -> str:
     """Median seconds per step of a submission in a worker, from the run's state file."""
-    import json
     import statistics
 
     state = json.loads((out / "state.json").read_text())
@@ -193,20 +220,38 @@ def scale(args, base: Path) -> int:
     print(f"{args.n} submissions over {len(used)} lesson(s) on {cores} core(s)", flush=True)
     extra = ["--no-sandbox"] if args.no_sandbox else []
     times: dict[int, float] = {}
+    pooled: dict[int, float] = {}
     grades = {}
     for workers in counts:
         out = base / f"out-{workers}"
         times[workers] = run(grade_cmd(base / "submitted", out, workers, extra), base)
         grades[workers] = scores(out / "grades.csv")
+        pooled[workers] = json.loads((out / "state.json").read_text())["timing"]["grading"]
         one = times[counts[0]] * counts[0]
+        pool_one = pooled[counts[0]] * counts[0]
         print(
             f"workers {workers:3d}: {times[workers]:7.1f} s  {args.n / times[workers]:6.2f} submissions/s"
-            f"  speed-up {one / times[workers]:5.2f}x  efficiency {one / times[workers] / workers:4.0%}",
+            f"  speed-up {one / times[workers]:5.2f}x  efficiency {one / times[workers] / workers:4.0%}"
+            f"  busy CPU {LAST_RUN['busy'] / args.n:.2f} s per submission",
+            flush=True,
+        )
+        print(
+            f"  of which the pool's share {pooled[workers]:.1f} s"
+            f" (speed-up {pool_one / pooled[workers]:.2f}x) and the rest, one process"
+            f" (start, imports, preparing, export), {times[workers] - pooled[workers]:.1f} s",
             flush=True,
         )
         print(breakdown(out), flush=True)
     same = all(g == grades[counts[0]] for g in grades.values())
     print(f"identical scores for every worker count: {'yes' if same else 'NO'}")
+    for workers, got in grades.items():
+        for key in sorted(set(got) | set(grades[counts[0]])):
+            if got.get(key) != grades[counts[0]].get(key):
+                print(
+                    f"  {key}: {counts[0]} worker(s) {grades[counts[0]].get(key)}"
+                    f" vs {workers} worker(s) {got.get(key)}; notes: "
+                    + "; ".join(notes_of(base / f"out-{w}", key) for w in (counts[0], workers))
+                )
     if args.stock_n:
         k = min(args.stock_n, args.n)
         t = stock_grade(base / "stock", subs[:k])

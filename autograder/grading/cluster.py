@@ -136,12 +136,12 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         import logging
         import warnings
 
-        from autograder.grading import forkkernel, grade
+        from autograder.grading import forkkernel, grade, speedups
         from autograder.grading.forkserver import threads_for_torch
 
         warnings.filterwarnings("ignore")
         logging.getLogger("traitlets").setLevel(logging.ERROR)
-        grade.patch_nbgrader()
+        speedups.apply()
         base = Path(tempfile.mkdtemp(prefix="course-dask-", dir=worker.local_directory))
         course = base / "course"
         (course / RELEASE_DIR).mkdir(parents=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import functools
 import hashlib
 import json
 import logging
@@ -35,8 +34,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, ensure_tools_on_path
-from autograder.grading import notes
+from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
+from autograder.grading import notes, speedups
 
 STATE_FILE = "state.json"
 MAX_ZIP_BYTES = 2 << 30
@@ -174,59 +173,6 @@ def sqlite_path(db_url: str) -> Path | None:
     return None
 
 
-def patch_nbgrader() -> None:
-    """What a warm worker need not redo for every submission.
-
-    - nbgrader runs ``alembic heads`` in a subprocess (seconds) for every gradebook it
-      opens. The head revision is a fact of the installed nbgrader: read it once,
-      in-process, with alembic's own API.
-    - nbconvert compiles its HTML templates again for every feedback page (~0.3 s): keep
-      the compiled code in memory, keyed by each template's source as Jinja does.
-    """
-    import nbgrader.api
-    from nbconvert.exporters.templateexporter import TemplateExporter
-
-    ensure_tools_on_path()
-    if not hasattr(nbgrader.api.get_alembic_version, "cache_info"):
-        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(_alembic_head)
-    create = TemplateExporter._create_environment
-    if not getattr(create, "_course_cached", False):
-
-        def _create_environment(self):
-            environment = create(self)
-            environment.bytecode_cache = _template_code()
-            return environment
-
-        _create_environment._course_cached = True
-        TemplateExporter._create_environment = _create_environment
-
-
-@functools.cache
-def _template_code():
-    """Compiled templates, for this process."""
-    from jinja2 import BytecodeCache
-
-    class InMemory(BytecodeCache):
-        def __init__(self) -> None:
-            self.code: dict[str, bytes] = {}
-
-        def load_bytecode(self, bucket) -> None:
-            if bucket.key in self.code:
-                bucket.bytecode_from_string(self.code[bucket.key])
-
-        def dump_bytecode(self, bucket) -> None:
-            self.code[bucket.key] = bucket.bytecode_to_string()
-
-    return InMemory()
-
-
-def _alembic_head() -> str:
-    import nbgrader
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
-
-
 @dataclass(frozen=True)
 class Limits:
     cell_seconds: int = 60
@@ -322,7 +268,7 @@ def _init_worker(
         die_with_parent(grader)  # no worker outlives the grader, however it ends
     warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy warnings would bury the progress bar
     logging.disable(logging.WARNING)
-    patch_nbgrader()
+    speedups.apply()
     box = Sandbox(**sandbox) if sandbox is not None else None
     # Forked from the grader, this worker has torch loaded and no threads yet: its fork
     # server can be a fork of it too, with nothing left to import.
@@ -626,7 +572,7 @@ def _grade(
             "(answers are still verified outside the learner's kernel)"
         )
     assignments = sorted({j.assignment for j in jobs})
-    patch_nbgrader()
+    speedups.apply()
     state["phase"] = "preparing"
     prepare_course(out / "course", assignments, db_url, state, root)
     add_students(db_url, sorted({j.student for j in jobs}))
