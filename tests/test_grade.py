@@ -285,3 +285,24 @@ def test_one_student_many_lessons_in_parallel(tmp_path):
         ("ada", lesson) for lesson in chosen
     ]
     assert all(float(r["score"]) == 0 for r in rows)
+
+
+def test_many_threads_leave_the_memory_limit_to_memory(tmp_path):
+    """A kernel's limit is on address space, where every thread that allocates could
+    reserve a 64 MiB malloc arena of its own. With one worker on a 16-core machine
+    (16 torch threads) correct answers once scored 0 for want of memory; here 16
+    threads and half a GiB, which failed before arenas were capped, get full marks."""
+    lesson = "02_training_step"
+    solution_path, released_path = lesson_paths(lesson)
+    solution = nbformat.read(solution_path, as_version=4)
+    path = tmp_path / "sub" / "ada" / lesson / released_path.name
+    path.parent.mkdir(parents=True)
+    nbformat.write(fill(nbformat.read(released_path, as_version=4), solution), path)
+    out = tmp_path / "out"
+    proc = course_grade(
+        str(tmp_path / "sub"), "--out", str(out), "--workers", "1",
+        "--threads", "16", "--memory", "0.5",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [float(r["score"]) for r in rows] == [sum(points(solution).values())]

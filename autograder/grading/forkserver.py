@@ -55,6 +55,7 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
+M_ARENA_MAX = -8  # mallopt
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
@@ -239,6 +240,12 @@ def _confine(box: Sandbox, workdir: str) -> None:
         if box.isolate:
             _remount_read_only(libc, skip={workdir, "/proc", *tmps, *box.hide})
     if box.memory_bytes is not None:
+        # The limit is on address space. glibc gives each thread that allocates at the
+        # same time as others an arena of its own, 64 MiB reserved and mostly untouched:
+        # a kernel with 16 torch threads lost over a GiB of its limit to them, and
+        # correct answers failed for want of memory on a 16-core machine with one worker.
+        # Two arenas make the limit measure memory, not threads.
+        libc.mallopt(M_ARENA_MAX, 2)
         limit = _vm_size() + box.memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     if box.max_file_bytes is not None:
