@@ -1,17 +1,23 @@
-"""The feedback page: nbconvert's HTML export without its second pass over the page.
+"""The feedback page: nbconvert's HTML export, made for many pages of the same lessons.
 
-``HTMLExporter`` renders the page, then parses all of it again with BeautifulSoup
-only to give ``alt`` text to images that have none and ``tabindex`` to the input and
-output areas of JupyterLab-styled pages. That pass is a third of a feedback page's
-time (~0.1 s a submission). :class:`FeedbackExporter` makes the same two changes on
-the tags themselves, and says the missing description in both languages.
+- ``HTMLExporter`` renders the page, then parses all of it again with BeautifulSoup
+  only to give ``alt`` text to images that have none and ``tabindex`` to the input and
+  output areas of JupyterLab-styled pages. That pass was a third of a feedback page's
+  time (~0.1 s a submission). :class:`FeedbackExporter` makes the same two changes on
+  the tags themselves, and says the missing description in both languages.
+- Highlighting code and rendering Markdown were most of the rest, for cells that are the
+  same in every learner's copy of a lesson. A worker keeps what it rendered, by the
+  cell's source and every setting the result depends on.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from typing import Any
 
+from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
@@ -56,6 +62,38 @@ def accessible(page: str) -> str:
     return page
 
 
+_RENDERED: dict[tuple, str] = {}
+_RENDERED_MAX = 4096
+
+
+def _remember(key: tuple, render: Callable[[], str]) -> str:
+    """``render()``, kept by ``key`` (the least recently used go first)."""
+    value = _RENDERED.pop(key, None)
+    if value is None:
+        value = render()
+        if len(_RENDERED) >= _RENDERED_MAX:
+            del _RENDERED[next(iter(_RENDERED))]
+    _RENDERED[key] = value
+    return value
+
+
+class _RememberedHighlight(Highlight2HTML):
+    """nbconvert's highlighting; a cell's result depends on its source, the language
+    (a cell's ``magics_language`` included) and the formatter options."""
+
+    def __call__(self, source: str, language: str | None = None, metadata: Any = None) -> str:
+        key = (
+            "code",
+            source,
+            language or self.pygments_lexer,
+            (metadata or {}).get("magics_language"),
+            json.dumps(self.extra_formatter_options, sort_keys=True, default=str),
+        )
+        return _remember(
+            key, lambda: super(_RememberedHighlight, self).__call__(source, language, metadata)
+        )
+
+
 class FeedbackExporter(HTMLExporter):
     """``HTMLExporter`` (its configuration too), the accessibility pass done by :func:`accessible`."""
 
@@ -66,7 +104,7 @@ class FeedbackExporter(HTMLExporter):
         langinfo = nb.metadata.get("language_info", {})
         lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
         highlight_code = self.filters.get(
-            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+            "highlight_code", _RememberedHighlight(pygments_lexer=lexer, parent=self)
         )
         resources = self._init_resources(resources)
         filter_data_type = WidgetsDataTypeFilter(
@@ -76,3 +114,20 @@ class FeedbackExporter(HTMLExporter):
         self.register_filter("filter_data_type", filter_data_type)
         page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return accessible(page), resources
+
+    @pass_context
+    def markdown2html(self, context, source: str) -> str:
+        """HTMLExporter's, kept for a cell without attachments when no image is embedded
+        from disk (the only inputs besides these settings that could differ)."""
+        cell = context.get("cell", {})
+        if cell.get("attachments") or self.embed_images:
+            return super().markdown2html(context, source)
+        key = (
+            "markdown",
+            source,
+            context.get("resources", {}).get("metadata", {}).get("path", ""),
+            self.anchor_link_text,
+            self.exclude_anchor_links,
+            json.dumps(self.lexer_options, sort_keys=True, default=str),
+        )
+        return _remember(key, lambda: super(FeedbackExporter, self).markdown2html(context, source))
