@@ -306,3 +306,20 @@ def test_many_threads_leave_the_memory_limit_to_memory(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [float(r["score"]) for r in rows] == [sum(points(solution).values())]
+
+
+def test_a_lesson_that_cannot_be_prepared_is_a_clear_error(tmp_path):
+    """The course is prepared in a forked process; its failure still reaches the grader."""
+    from autograder.config import SOURCE_DIR
+    from autograder.grading.grade import prepare_while_preloading
+
+    lesson = tmp_path / "root" / SOURCE_DIR / "99_broken"
+    lesson.mkdir(parents=True)
+    (lesson / "99_broken.ipynb").write_text("{not a notebook", encoding="utf-8")
+    state: dict = {"sources": {}}
+    with pytest.raises(RuntimeError, match="cannot prepare 99_broken"):
+        prepare_while_preloading(
+            tmp_path / "course", ["99_broken"], f"sqlite:///{tmp_path / 'gb.db'}", state,
+            tmp_path / "root",
+        )  # fmt: skip
+    assert state["sources"] == {}

@@ -95,7 +95,8 @@ class _RememberedHighlight(Highlight2HTML):
 
 
 class FeedbackExporter(HTMLExporter):
-    """``HTMLExporter`` (its configuration too), the accessibility pass done by :func:`accessible`."""
+    """``HTMLExporter`` (its configuration too), with the accessibility pass done by
+    :func:`accessible` and the code and Markdown it rendered kept for the next pages."""
 
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any

@@ -229,6 +229,39 @@ def prepare_course(
         sources[assignment] = digest
 
 
+def prepare_while_preloading(
+    course: Path, assignments: list[str], db_url: str, state: dict, root: Path = ROOT
+) -> None:
+    """:func:`prepare_course` in a forked process, while this one imports what the local
+    workers' kernels need. Each takes one to two seconds before the first submission
+    can start, and they can use two cores."""
+    from autograder.grading import forkserver
+
+    # Forked with the stop signals held, and the child keeps them held: this process
+    # handles them, and the child's seconds of work end on their own.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        pool = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
+        future = pool.submit(
+            _prepared_sources, course, assignments, db_url, state, root, os.getpid()
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    with pool:
+        forkserver.preload()
+        state["sources"] = future.result()
+
+
+def _prepared_sources(
+    course: Path, assignments: list[str], db_url: str, state: dict, root: Path, grader: int
+) -> dict:
+    from autograder.grading.forkserver import die_with_parent
+
+    die_with_parent(grader)
+    prepare_course(course, assignments, db_url, state, root)
+    return state["sources"]
+
+
 def add_students(db_url: str, students: list[str]) -> None:
     """Every student in the gradebook before the workers start: two workers grading one
     student's lessons at once would both create the student, and one would fail."""
@@ -574,7 +607,10 @@ def _grade(
     assignments = sorted({j.assignment for j in jobs})
     speedups.apply()
     state["phase"] = "preparing"
-    prepare_course(out / "course", assignments, db_url, state, root)
+    if scheduler:
+        prepare_course(out / "course", assignments, db_url, state, root)
+    else:
+        prepare_while_preloading(out / "course", assignments, db_url, state, root)
     add_students(db_url, sorted({j.student for j in jobs}))
     state["phase"] = "grading"
     state["timing"] = {"start": round(time.monotonic() - start, 2)}
