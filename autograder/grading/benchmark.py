@@ -12,8 +12,11 @@ identical scores (it exits 1 if they did not).
 
 ``--scale`` grades the same N submissions with 1, 2, 4, … workers up to the core count
 and prints, for each, the time, the speed-up over one worker and the efficiency
-(speed-up ÷ workers), then stock nbgrader on a few of them (``--stock-n``) for scale.
-Both modes print where a warm worker's time goes per submission (median of each step).
+(speed-up ÷ workers), the machine's busy CPU seconds per submission, how much of the
+time the worker pool took (and its own speed-up) against the grader's single-process
+part, which grades differ between worker counts and why, then stock nbgrader on a few
+of them (``--stock-n``) for scale. Both modes print where a warm worker's time goes per
+submission (median of each step).
 """
 
 from __future__ import annotations
@@ -238,7 +241,7 @@ def scale(args, base: Path) -> int:
         print(
             f"  of which the pool's share {pooled[workers]:.1f} s"
             f" (speed-up {pool_one / pooled[workers]:.2f}x) and the rest, one process"
-            f" (start, imports, preparing, export), {times[workers] - pooled[workers]:.1f} s",
+            f" (imports, preparing and preloading, export), {times[workers] - pooled[workers]:.1f} s",
             flush=True,
         )
         print(breakdown(out), flush=True)
