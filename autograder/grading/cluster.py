@@ -12,8 +12,8 @@ What travels:
 Each Dask worker gets, once, through :class:`GradingPlugin`: a scratch course folder, a
 folder for its kernels and a kernel fork server. Dask workers run threads, so the server
 is a new Python started with ``fork`` + ``exec`` (not a fork of the worker); it dies with
-the worker. The gradebook
-must be a server every worker reaches (PostgreSQL): a SQLite file lives on one disk.
+the worker. The gradebook must be a server every worker reaches (PostgreSQL): a SQLite
+file lives on one disk.
 Workers whose Python, packages or course code differ from the grader's are refused.
 """
 

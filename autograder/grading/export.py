@@ -87,12 +87,10 @@ def _draw(spec: tuple, folder: Path) -> None:
 
 def _chart_specs(graded: dict[str, dict]) -> list[tuple]:
     """(file, English title, Chinese title, drawing function, its arguments) per chart."""
-    by_lesson: dict[str, list[float]] = defaultdict(list)
+    by_lesson = _percent_by_lesson(graded)
     passes: dict[str, list[bool]] = defaultdict(list)
     timings = []
     for key, r in sorted(graded.items()):
-        if r.get("max_score"):
-            by_lesson[r["assignment"]].append(100 * r["score"] / r["max_score"])
         for cell, (score, max_score) in (r.get("cells") or {}).items():
             passes[f"{r['assignment']}:{cell.split(':', 1)[-1]}"].append(score >= max_score)
         timings.append((r.get("seconds", 0.0), key))
@@ -123,13 +121,19 @@ def _chart_specs(graded: dict[str, dict]) -> list[tuple]:
     return specs
 
 
+def _percent_by_lesson(graded: dict[str, dict]) -> dict[str, list[float]]:
+    """Each graded submission's score in percent, by lesson, in the order of their keys."""
+    by_lesson: dict[str, list[float]] = defaultdict(list)
+    for _, r in sorted(graded.items()):
+        if r.get("max_score"):
+            by_lesson[r["assignment"]].append(100 * r["score"] / r["max_score"])
+    return by_lesson
+
+
 def write_report(folder: Path, graded: dict[str, dict], charts: Charts | None = None) -> None:
     """An HTML page with PNG plots: scores per lesson, pass rate per exercise, slowest submissions."""
     figures = (charts or Charts(folder, graded)).wait()
-    by_lesson: dict[str, list[float]] = defaultdict(list)
-    for r in graded.values():
-        if r.get("max_score"):
-            by_lesson[r["assignment"]].append(100 * r["score"] / r["max_score"])
+    by_lesson = _percent_by_lesson(graded)
     rows = "".join(
         f"<tr><td>{html.escape(lesson)}</td><td>{len(v)}</td><td>{statistics.mean(v):.1f}</td>"
         f"<td>{statistics.median(v):.1f}</td></tr>"
