@@ -35,13 +35,18 @@ def main(argv: list[str] | None = None) -> int:
         prog="course", description="Tools for the torch.autograd course."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    modules = {}
+    # Only the command asked for is imported: the others' imports (torch, nbgrader,
+    # JupyterHub) would cost every command seconds before it starts.
+    words = sys.argv[1:] if argv is None else argv
+    chosen = next((w for w in words if not w.startswith("-")), None)
+    module = None
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        modules[name] = module
-        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command)
     args = parser.parse_args(argv)
-    return modules[args.command].run(args)
+    return module.run(args)
 
 
 def run() -> None:

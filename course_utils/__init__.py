@@ -5,7 +5,6 @@ Keep this package light: it is imported by every learner kernel.
 
 import warnings
 
-from course_utils.checks import CheckFailure, check_tensor, check_value
 from course_utils.i18n import Msg, current_lang, say
 
 # torch.func's first transform calls torch.jit.script internally, and torch 2.14 warns that
@@ -38,3 +37,13 @@ def more_help(exercise_id: str) -> None:
     from course_utils.exercises import more_help as _more_help
 
     _more_help(exercise_id)
+
+
+def __getattr__(name: str):
+    # The checks import torch (two seconds): loaded when first asked for, so that tools
+    # that only need the bilingual messages (``course``, the grader) start without it.
+    if name in ("CheckFailure", "check_tensor", "check_value"):
+        from course_utils import checks
+
+        return getattr(checks, name)
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
