@@ -2,6 +2,7 @@
 
     .venv/bin/python -m autograder.grading.benchmark --n 16
     .venv/bin/python -m autograder.grading.benchmark --scale --n 128
+    .venv/bin/python -m autograder.grading.benchmark --scale --n 36 --counts 1 2 --repeat 3
 
 Makes N sample submissions spread over every lesson (a mix of correct, blank and
 wrong), grades them with stock nbgrader (one ``nbgrader autograde`` per lesson, which
@@ -15,8 +16,10 @@ and prints, for each, the time, the speed-up over one worker and the efficiency
 (speed-up ÷ workers), the machine's busy CPU seconds per submission, how much of the
 time the worker pool took (and its own speed-up) against the grader's single-process
 part, which grades differ between worker counts and why, then stock nbgrader on a few
-of them (``--stock-n``) for scale. Both modes print where a warm worker's time goes per
-submission (median of each step).
+of them (``--stock-n``) for scale. ``--repeat R`` runs the worker counts in turn, R
+rounds, and prints the median of each: a shared machine's speed drifts by a fifth from
+one minute to the next. Both modes print where a warm worker's time goes per submission
+(median of each step).
 """
 
 from __future__ import annotations
@@ -216,55 +219,86 @@ def stock_grade(base: Path, subs: list[tuple[str, str, Path]]) -> float:
 
 
 def scale(args, base: Path) -> int:
+    import statistics
+
     cores = len(os.sched_getaffinity(0))
     counts = args.counts or worker_counts(cores)
     subs = make_submissions(args.n, base / "submitted")
     used = sorted({lesson for _, lesson, _ in subs})
     print(f"{args.n} submissions over {len(used)} lesson(s) on {cores} core(s)", flush=True)
     extra = ["--no-sandbox"] if args.no_sandbox else []
-    times: dict[int, float] = {}
-    pooled: dict[int, float] = {}
-    grades = {}
+    # Worker counts take turns, round after round: a slow minute of a shared machine then
+    # lands on every count, not on one, and the medians compare like with like.
+    runs: dict[int, list[dict]] = {w: [] for w in counts}
+    for round_ in range(args.repeat):
+        for workers in counts:
+            out = base / f"out-{workers}-{round_}"
+            seconds = run(grade_cmd(base / "submitted", out, workers, extra), base)
+            runs[workers].append(
+                {
+                    "out": out,
+                    "seconds": seconds,
+                    "busy": LAST_RUN["busy"],
+                    "pool": json.loads((out / "state.json").read_text())["timing"]["grading"],
+                    "grades": scores(out / "grades.csv"),
+                }
+            )
+            if args.repeat > 1:
+                print(f"  round {round_ + 1}, {workers} worker(s): {seconds:.1f} s", flush=True)
+
+    def median_run(workers: int) -> dict:
+        ordered = sorted(runs[workers], key=lambda r: r["seconds"])
+        return ordered[(len(ordered) - 1) // 2]
+
+    first = counts[0]
+    one = statistics.median(r["seconds"] for r in runs[first]) * first
+    pool_one = statistics.median(r["pool"] for r in runs[first]) * first
     for workers in counts:
-        out = base / f"out-{workers}"
-        times[workers] = run(grade_cmd(base / "submitted", out, workers, extra), base)
-        grades[workers] = scores(out / "grades.csv")
-        pooled[workers] = json.loads((out / "state.json").read_text())["timing"]["grading"]
-        one = times[counts[0]] * counts[0]
-        pool_one = pooled[counts[0]] * counts[0]
+        seconds = statistics.median(r["seconds"] for r in runs[workers])
+        pool = statistics.median(r["pool"] for r in runs[workers])
+        busy = statistics.median(r["busy"] for r in runs[workers])
+        spread = ""
+        if args.repeat > 1:
+            times = sorted(r["seconds"] for r in runs[workers])
+            spread = f" (median of {len(times)}: {times[0]:.1f}–{times[-1]:.1f} s)"
         print(
-            f"workers {workers:3d}: {times[workers]:7.1f} s  {args.n / times[workers]:6.2f} submissions/s"
-            f"  speed-up {one / times[workers]:5.2f}x  efficiency {one / times[workers] / workers:4.0%}"
-            f"  busy CPU {LAST_RUN['busy'] / args.n:.2f} s per submission",
+            f"workers {workers:3d}: {seconds:7.1f} s{spread}  {args.n / seconds:6.2f} submissions/s"
+            f"  speed-up {one / seconds:5.2f}x  efficiency {one / seconds / workers:4.0%}"
+            f"  busy CPU {busy / args.n:.2f} s per submission",
             flush=True,
         )
         print(
-            f"  of which the pool's share {pooled[workers]:.1f} s"
-            f" (speed-up {pool_one / pooled[workers]:.2f}x) and the rest, one process"
-            f" (imports, preparing and preloading, export), {times[workers] - pooled[workers]:.1f} s",
+            f"  of which the pool's share {pool:.1f} s"
+            f" (speed-up {pool_one / pool:.2f}x) and the rest, one process"
+            f" (imports, preparing and preloading, export), {seconds - pool:.1f} s",
             flush=True,
         )
-        print(breakdown(out), flush=True)
-    same = all(g == grades[counts[0]] for g in grades.values())
-    print(f"identical scores for every worker count: {'yes' if same else 'NO'}")
-    for workers, got in grades.items():
-        for key in sorted(set(got) | set(grades[counts[0]])):
-            if got.get(key) != grades[counts[0]].get(key):
-                print(
-                    f"  {key}: {counts[0]} worker(s) {grades[counts[0]].get(key)}"
-                    f" vs {workers} worker(s) {got.get(key)}; notes: "
-                    + "; ".join(notes_of(base / f"out-{w}", key) for w in (counts[0], workers))
-                )
+        print(breakdown(median_run(workers)["out"]), flush=True)
+    reference = runs[first][0]
+    differ = [
+        (r, key)
+        for workers in counts
+        for r in runs[workers]
+        for key in sorted(set(r["grades"]) | set(reference["grades"]))
+        if r["grades"].get(key) != reference["grades"].get(key)
+    ]
+    print(f"identical scores for every worker count: {'NO' if differ else 'yes'}")
+    for r, key in differ:
+        print(
+            f"  {key}: {reference['out'].name} {reference['grades'].get(key)}"
+            f" vs {r['out'].name} {r['grades'].get(key)}; notes: "
+            + "; ".join(notes_of(x["out"], key) for x in (reference, r))
+        )
     if args.stock_n:
         k = min(args.stock_n, args.n)
         t = stock_grade(base / "stock", subs[:k])
-        best = min(times.values())
+        best = min(r["seconds"] for rs in runs.values() for r in rs)
         print(
             f"stock nbgrader autograde: {t:.1f} s for {k} ({t / k:.2f} s per submission); "
             f"course grade at its best: {best / args.n:.3f} s per submission "
             f"({t / k / (best / args.n):.0f}x)"
         )
-    return 0 if same else 1
+    return 1 if differ else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--stock-n", type=int, default=8, help="submissions stock nbgrader grades in --scale"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="--scale rounds, worker counts taking turns; prints the median of each",
     )
     parser.add_argument("--no-sandbox", action="store_true", help="pass --no-sandbox")
     args = parser.parse_args(argv)
