@@ -134,11 +134,13 @@ register(
                 "H v 就是 (∇f · v) 的梯度：先对 f 求一次导并保留计算图，与 v 做点积，再对这个标量求一次导。",
             ),
             Msg(
-                "g = torch.autograd.grad(f(x), x, create_graph=True)[0]; then "
-                "torch.autograd.grad(g @ v, x)[0]. x needs requires_grad=True first; the answer "
-                "must not carry a graph.",
-                "先用 create_graph=True 求出 g = torch.autograd.grad(f(x), x, create_graph=True)[0]，"
-                "再求 torch.autograd.grad(g @ v, x)[0]。x 要先设置 requires_grad=True；结果不能带计算图。",
+                "Two calls to torch.autograd.grad. The first needs create_graph=True, so that the "
+                "gradient it returns can itself be differentiated; the second differentiates the "
+                "scalar you build from that gradient and v. x needs requires_grad=True before "
+                "the first call, and the answer must not carry a graph.",
+                "调用两次 torch.autograd.grad。第一次要传 create_graph=True，这样返回的梯度本身还能"
+                "再求导；第二次对你用这个梯度和 v 构造出的标量求导。第一次调用之前，x 要先设置 "
+                "requires_grad=True；最终结果不能带计算图。",
             ),
         ),
         no_graph=True,
