@@ -47,3 +47,22 @@ def test_a_chart_whose_process_died_is_drawn_by_the_grader(tmp_path: Path) -> No
     write_report(tmp_path / "report", GRADED, charts)
     assert [p.exitcode for p in charts.processes] == [-signal.SIGKILL] * 3
     assert set(charts_of(tmp_path / "report").values()) == {b"\x89PNG\r\n\x1a\n"}
+
+
+def test_the_charts_axes_are_labelled_in_both_languages(tmp_path: Path) -> None:
+    from course_utils.plots import cjk_font
+
+    labels = [
+        arg for *_, args in Charts(tmp_path / "report", GRADED).specs for arg in args
+        if isinstance(arg, str) and arg.startswith(("score", "submissions", "pass rate", "seconds"))
+    ]  # fmt: skip
+    assert len(labels) == 4
+    if cjk_font() is None:  # no font could draw the Chinese: English alone, never boxes
+        assert not any("·" in label for label in labels)
+    else:
+        assert labels == [
+            "score % · 成绩 %",
+            "submissions · 提交数",
+            "pass rate % · 通过率 %",
+            "seconds · 秒",
+        ]

@@ -11,6 +11,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from autograder.config import COURSE_ID
+from course_utils.i18n import Msg
+
+SCORE = Msg("score %", "成绩 %")
+SUBMISSIONS = Msg("submissions", "提交数")
+PASS_RATE = Msg("pass rate %", "通过率 %")
+SECONDS = Msg("seconds", "秒")
 
 
 def export(out: Path, db_url: str, state: dict) -> None:
@@ -102,7 +108,7 @@ def _chart_specs(graded: dict[str, dict]) -> list[tuple]:
                 "Score distribution per lesson",
                 "各课成绩分布",
                 _histograms,
-                (dict(by_lesson),),
+                (dict(by_lesson), _label(SCORE), _label(SUBMISSIONS)),
             )
         )
     if passes:
@@ -110,15 +116,23 @@ def _chart_specs(graded: dict[str, dict]) -> list[tuple]:
         rates = [100 * sum(passes[n]) / len(passes[n]) for n in names]
         specs.append(
             ("exercises.png", "Pass rate per exercise", "各练习通过率", _bars,
-             (names, rates, "pass rate %", "#55a868", 100))
+             (names, rates, _label(PASS_RATE), "#55a868", 100))
         )  # fmt: skip
     slowest = sorted(timings, reverse=True)[:10]
     if slowest:
         specs.append(
             ("slowest.png", "Slowest submissions", "耗时最长的提交", _bars,
-             ([k for _, k in slowest], [t for t, _ in slowest], "seconds", "#c44e52"))
+             ([k for _, k in slowest], [t for t, _ in slowest], _label(SECONDS), "#c44e52"))
         )  # fmt: skip
     return specs
+
+
+def _label(msg: Msg) -> str:
+    """An axis label in both languages, as on the report's page; English alone where no
+    installed font has Chinese glyphs (they would be drawn as boxes)."""
+    from course_utils.plots import use_cjk_font
+
+    return f"{msg.en} · {msg.zh}" if use_cjk_font() else msg.en
 
 
 def _percent_by_lesson(graded: dict[str, dict]) -> dict[str, list[float]]:
@@ -157,7 +171,7 @@ def write_report(folder: Path, graded: dict[str, dict], charts: Charts | None = 
     (folder / "index.html").write_text(page, encoding="utf-8")
 
 
-def _histograms(path: Path, by_lesson: dict[str, list[float]]) -> None:
+def _histograms(path: Path, by_lesson: dict[str, list[float]], xlabel: str, ylabel: str) -> None:
     """One histogram of scores per lesson, side by side."""
     import matplotlib.pyplot as plt
 
@@ -170,8 +184,8 @@ def _histograms(path: Path, by_lesson: dict[str, list[float]]) -> None:
             color="#4c72b0",
         )
         ax.set_title(lesson, fontsize=9)
-        ax.set_xlabel("score %")
-    axes[0][0].set_ylabel("submissions")
+        ax.set_xlabel(xlabel)
+    axes[0][0].set_ylabel(ylabel)
     fig.tight_layout()
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
