@@ -128,6 +128,10 @@ def test_zip_of_the_layout_into_a_deep_folder(tmp_path):
     """A zip, graded into a deep folder. When the kernels' folders lived in it, their Unix
     sockets (108 bytes at most) could not be made and every submission scored 0."""
     expected = make_submissions(tmp_path / "sub", {"zipped": "partial"})
+    path = next((tmp_path / "sub" / "zipped" / LESSON).glob("*.ipynb"))
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_code_cell(WHERE))
+    nbformat.write(nb, path)
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in (tmp_path / "sub").rglob("*"):
@@ -137,8 +141,14 @@ def test_zip_of_the_layout_into_a_deep_folder(tmp_path):
     proc = course_grade(str(archive), "--out", str(out), "--workers", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert read_grades(out) == expected
-    left = [p for p in Path("/var/tmp").glob("course-k-*") if str(tmp_path) in os.readlink(p)]
-    assert not left, "the short links to the kernels' folder are removed"
+    page = next((out / "feedback" / "zipped" / LESSON).glob("*.html")).read_text(encoding="utf-8")
+    connection = Path(re.search(r"CONNECTION (\S+\.json)", page).group(1))
+    assert len(str(connection)) < 80, connection
+    scratch = next(p for p in connection.parents if p.name.startswith("course-kernels-"))
+    assert scratch.parent == Path("/tmp") and not scratch.exists(), "the kernels' folder is removed"
+
+
+WHERE = "from ipykernel import get_connection_file\nprint('CONNECTION', get_connection_file())\n"
 
 
 PEEK = (
