@@ -8,6 +8,10 @@ English sentence, apart from torch's own messages quoted as ``RuntimeError: …`
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -116,3 +120,20 @@ def test_the_chinese_edition_of_each_lesson_prints_no_english_sentence(lesson, m
         for text in texts:
             found += [f"cell {i}: {line}" for line in one_language_lines(text)]
     assert found == [], f"{lesson} shows English only, in the Chinese edition:\n" + "\n".join(found)
+
+
+def test_course_check_reports_a_one_language_message(tmp_path):
+    """The scan above is also the author's: ``course check`` runs it, not only the tests."""
+    for folder in ("course_utils", "autograder", "docs"):
+        shutil.copytree(
+            ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for folder in ("solutions", "notebooks"):
+        (tmp_path / folder).mkdir()
+    command = [sys.executable, "-m", "autograder.cli", "check", "--root", str(tmp_path)]
+    clean = subprocess.run(command, capture_output=True, text=True)
+    assert clean.returncode == 0 and clean.stdout.strip() == "0 problem(s).", clean.stdout
+    extra = tmp_path / "course_utils" / "extra.py"
+    extra.write_text('from course_utils.i18n import say\n\nsay("The gradient is not ready yet.")\n')
+    found = subprocess.run(command, capture_output=True, text=True)
+    assert found.returncode == 1 and "extra.py" in found.stdout, found.stdout
