@@ -1,0 +1,40 @@
+"""What the grader imports once for all kernels (``forkserver.preload``): kernels and workers
+are forks of it, so what it loads they start with, and no thread may be running in it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import json, os, sys
+{setup}
+tasks = len(os.listdir("/proc/self/task"))
+before = set(sys.modules)
+import torch
+from torch.func import jvp
+jvp(torch.sin, (torch.ones(3),), (torch.ones(3),))
+print(json.dumps({{"tasks": tasks, "new": sorted(set(sys.modules) - before)}}))
+"""
+
+
+def probe(setup: str) -> dict:
+    code = PROBE.format(setup=setup)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_forward_mode_is_ready_in_what_kernels_are_forked_from() -> None:
+    preloaded = probe("from autograder.grading import forkserver\nforkserver.preload()")
+    assert preloaded["new"] == [], "forward mode's first use imported more in every kernel"
+    bare = probe("import torch, torchvision")
+    assert "torch._decomp.decompositions_for_jvp" in bare["new"]  # what the preload spares
+
+
+def test_preloading_starts_no_thread_beyond_importing_torch() -> None:
+    """A fork copies one thread: a lock held by any other would stay held in every kernel."""
+    preloaded = probe("from autograder.grading import forkserver\nforkserver.preload()")
+    bare = probe("import torch, torchvision")
+    assert preloaded["tasks"] <= bare["tasks"], (preloaded["tasks"], bare["tasks"])
