@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,7 @@ PRELOAD = (
     "ipykernel.ipkernel",
     "ipykernel.debugger",  # debugpy: a third of a kernel's start when left to each kernel
     "matplotlib_inline.backend_inline",
-    "course_utils",  # before the next: it quiets torch.jit.script's deprecation warning
+    "course_utils",
     "course_utils.exercises",
     # Forward mode's first use (torch.func.jvp, jacfwd) imports this, which scripts a dozen
     # decompositions with torch.jit: 0.3-0.9 s of every lesson 3 and 9 kernel, once here.
@@ -376,11 +377,16 @@ def preload() -> None:
     """Import what kernels use, so that forked kernels start with it loaded."""
     # debugpy warns on import that Python's frozen modules may hide breakpoints.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except Exception:  # a missing optional module only costs speed
-            pass
+    with warnings.catch_warnings():
+        # torch's own code calls the deprecated torch.jit.script: nothing an instructor can act on
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
+        )
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except Exception:  # a missing optional module only costs speed
+                pass
 
 
 def main() -> None:
