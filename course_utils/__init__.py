@@ -39,7 +39,7 @@ def more_help(exercise_id: str) -> None:
     _more_help(exercise_id)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # The checks import torch (two seconds): loaded when first asked for, so that tools
     # that only need the bilingual messages (``course``, the grader) start without it.
     if name in ("CheckFailure", "check_tensor", "check_value"):
