@@ -7,11 +7,18 @@ import warnings
 
 from course_utils.i18n import Msg, current_lang, say
 
-# torch.func's first transform calls torch.jit.script internally, and torch 2.14 warns that
-# torch.jit.script is deprecated: noise about torch's own code that a learner cannot act on.
-warnings.filterwarnings(
-    "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
-)
+
+def quiet_torch_jit_deprecation() -> None:
+    """Ignore torch 2.14's warning that torch.jit.script is deprecated.
+
+    torch.func's first transform calls torch.jit.script internally: noise about torch's
+    own code that a learner (or an instructor grading) cannot act on."""
+    warnings.filterwarnings(
+        "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
+    )
+
+
+quiet_torch_jit_deprecation()
 
 __all__ = [
     "CheckFailure",

@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -377,16 +376,16 @@ def preload() -> None:
     """Import what kernels use, so that forked kernels start with it loaded."""
     # debugpy warns on import that Python's frozen modules may hide breakpoints.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    with warnings.catch_warnings():
-        # torch's own code calls the deprecated torch.jit.script: nothing an instructor can act on
-        warnings.filterwarnings(
-            "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
-        )
-        for name in PRELOAD:
-            try:
-                __import__(name)
-            except Exception:  # a missing optional module only costs speed
-                pass
+    # Set here, not only when course_utils is first imported: a caller may have reset the
+    # filters since (pytest does), and the kernels forked from this process keep them.
+    from course_utils import quiet_torch_jit_deprecation
+
+    quiet_torch_jit_deprecation()
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except Exception:  # a missing optional module only costs speed
+            pass
 
 
 def main() -> None:
