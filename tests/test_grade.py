@@ -246,10 +246,15 @@ def test_postgresql_gives_the_same_grades_as_sqlite(graded, tmp_path):
         admin.close()
 
 
-def threads_seen(out: Path, student: str) -> str:
+def seen(out: Path, student: str, label: str) -> str:
+    """The line a graded notebook's cell printed after ``label``."""
     nb = nbformat.read(next((out / "course" / "autograded" / student / LESSON).glob("*.ipynb")), 4)
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    return text[text.index("THREADS") :].split("\n")[0]
+    return text[text.index(label) :].split("\n")[0]
+
+
+def threads_seen(out: Path, student: str) -> str:
+    return seen(out, student, "THREADS")
 
 
 @pytest.mark.parametrize("flags,expected", [((), "1 1"), (("--threads", "3"), "3 3")])
@@ -264,8 +269,9 @@ def test_threads_reach_the_kernel(tmp_path, flags, expected):
         nb = nbformat.read(path, as_version=4)
         nb.cells.append(
             nbformat.v4.new_code_cell(
-                "import os, torch\n"
-                "print('THREADS', torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS'))"
+                "import gc, os, torch\n"
+                "print('THREADS', torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS'))\n"
+                "print('FROZEN', gc.get_freeze_count())"
             )
         )
         nbformat.write(nb, path)
@@ -275,6 +281,8 @@ def test_threads_reach_the_kernel(tmp_path, flags, expected):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for student in ("t1", "t2"):
         assert threads_seen(tmp_path / "out", student) == f"THREADS {expected}"
+        # The kernel inherited the preload frozen out of its garbage collector's walks.
+        assert int(seen(tmp_path / "out", student, "FROZEN").split()[1]) > 100_000
 
 
 def test_one_student_many_lessons_in_parallel(tmp_path):

@@ -8,14 +8,16 @@ import subprocess
 import sys
 
 PROBE = """
-import json, os, sys
+import gc, json, os, sys
 {setup}
 tasks = len(os.listdir("/proc/self/task"))
+tracked, frozen = len(gc.get_objects()), gc.get_freeze_count()
 before = set(sys.modules)
 import torch
 from torch.func import jvp
 jvp(torch.sin, (torch.ones(3),), (torch.ones(3),))
-print(json.dumps({{"tasks": tasks, "new": sorted(set(sys.modules) - before)}}))
+print(json.dumps({{"tasks": tasks, "new": sorted(set(sys.modules) - before),
+                  "tracked": tracked, "frozen": frozen}}))
 """
 
 
@@ -38,3 +40,12 @@ def test_preloading_starts_no_thread_beyond_importing_torch() -> None:
     preloaded = probe("from autograder.grading import forkserver\nforkserver.preload()")
     bare = probe("import torch, torchvision")
     assert preloaded["tasks"] <= bare["tasks"], (preloaded["tasks"], bare["tasks"])
+
+
+def test_what_is_preloaded_is_out_of_the_garbage_collectors_sight() -> None:
+    """Every full collection in a forked kernel walked (and copied) all of torch's objects."""
+    preloaded = probe("from autograder.grading import forkserver\nforkserver.preload()")
+    bare = probe("import torch, torchvision")
+    assert bare["frozen"] == 0 and bare["tracked"] > 100_000, bare
+    assert preloaded["frozen"] > bare["tracked"], (preloaded, bare["tracked"])
+    assert preloaded["tracked"] < 1_000, preloaded
