@@ -13,7 +13,8 @@ identical scores (it exits 1 if they did not).
 
 ``--scale`` grades the same N submissions with 1, 2, 4, … workers up to the core count
 and prints, for each, the time, the speed-up over one worker and the efficiency
-(speed-up ÷ workers), the machine's busy CPU seconds per submission, how much of the
+(speed-up ÷ workers), the machine's busy CPU seconds per submission and how many cores
+that kept busy on average (one worker already overlaps some work), how much of the
 time the worker pool took (and its own speed-up) against the grader's single-process
 part, which grades differ between worker counts and why, then stock nbgrader on a few
 of them (``--stock-n``) for scale. ``--repeat R`` runs the worker counts in turn, R
@@ -258,6 +259,7 @@ def scale(args, base: Path) -> int:
         seconds = statistics.median(r["seconds"] for r in runs[workers])
         pool = statistics.median(r["pool"] for r in runs[workers])
         busy = statistics.median(r["busy"] for r in runs[workers])
+        cores = statistics.median(r["busy"] / r["seconds"] for r in runs[workers])
         spread = ""
         if args.repeat > 1:
             times = sorted(r["seconds"] for r in runs[workers])
@@ -265,7 +267,7 @@ def scale(args, base: Path) -> int:
         print(
             f"workers {workers:3d}: {seconds:7.1f} s{spread}  {args.n / seconds:6.2f} submissions/s"
             f"  speed-up {one / seconds:5.2f}x  efficiency {one / seconds / workers:4.0%}"
-            f"  busy CPU {busy / args.n:.2f} s per submission",
+            f"  busy CPU {busy / args.n:.2f} s per submission ({cores:.2f} cores busy)",
             flush=True,
         )
         print(
