@@ -99,7 +99,7 @@ def start_and_stop(tmp_path: Path, moment: str, signum: int):
     assert len(started) >= 2 or moment == "exporting"
 
     state = json.loads((out / "state.json").read_text())  # whole, whatever the moment
-    return expected, out, proc.returncode, stdout, state
+    return expected, out, proc, stdout, state
 
 
 def resume(tmp_path: Path, out: Path, expected: dict[str, float]) -> None:
@@ -110,9 +110,13 @@ def resume(tmp_path: Path, out: Path, expected: dict[str, float]) -> None:
 
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_sigkill_leaves_nothing_and_resumes(tmp_path, moment):
-    expected, out, code, _, _ = start_and_stop(tmp_path, moment, signal.SIGKILL)
-    assert code == -signal.SIGKILL
+    expected, out, proc, _, _ = start_and_stop(tmp_path, moment, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    # A killed grader cannot remove its kernels' folder; the next run removes it.
+    left = list(Path("/tmp").glob(f"course-kernels-{proc.pid}-*"))
+    assert len(left) == (0 if moment == "exporting" else 1), left
     resume(tmp_path, out, expected)
+    assert not any(folder.exists() for folder in left), left
 
 
 @pytest.mark.parametrize(
@@ -126,7 +130,8 @@ def test_sigkill_leaves_nothing_and_resumes(tmp_path, moment):
     ids=["SIGTERM-grading", "SIGHUP-grading", "SIGINT-grading", "SIGTERM-starting"],
 )
 def test_stop_signal_ends_cleanly_with_a_message(tmp_path, signum, moment):
-    expected, out, code, stdout, state = start_and_stop(tmp_path, moment, signum)
+    expected, out, proc, stdout, state = start_and_stop(tmp_path, moment, signum)
+    code = proc.returncode
     name = signal.Signals(signum).name
     assert code == 128 + signum, stdout
     assert f"stopped by {name}" in stdout and f"评分被 {name} 中止" in stdout, stdout
@@ -134,4 +139,42 @@ def test_stop_signal_ends_cleanly_with_a_message(tmp_path, signum, moment):
     kept = sum(bool(r.get("ok")) for r in state.get("graded", {}).values())
     assert f"{kept} of {len(STUDENTS)} submission(s) graded" in stdout
     assert "Traceback" not in stdout
+    assert not list(Path("/tmp").glob(f"course-kernels-{proc.pid}-*")), "kernels' folder left"
     resume(tmp_path, out, expected)
+
+
+HOLD = """
+import sys, time
+from autograder.grading.forkkernel import kernels_folder
+print(kernels_folder(), flush=True)
+time.sleep(120)
+"""
+
+
+def test_only_folders_of_graders_that_are_gone_are_removed(tmp_path):
+    """A running grader's kernels' folder is never swept, whatever its age; one whose
+    grader was killed is; and nothing else under /tmp that merely looks like one."""
+    from autograder.grading.forkkernel import remove_abandoned
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True)
+    try:
+        held = Path(holder.stdout.readline().strip())
+        assert (held / ".in-use").is_file()
+        lookalike = Path("/tmp") / f"course-kernels-{uuid.uuid4().hex}"
+        lookalike.mkdir()  # no lock file: not one of ours
+        link = Path("/tmp") / f"course-kernels-{uuid.uuid4().hex}"
+        link.symlink_to(tmp_path)
+        (tmp_path / ".in-use").touch()
+        try:
+            removed = remove_abandoned()
+            assert held not in removed and held.is_dir(), "a live grader's folder was swept"
+            assert lookalike.is_dir() and link.is_symlink() and tmp_path.is_dir()
+            holder.kill()
+            holder.wait()
+            assert held in remove_abandoned() and not held.exists()
+            assert lookalike.is_dir() and link.is_symlink() and tmp_path.is_dir()
+        finally:
+            lookalike.rmdir()
+            link.unlink()
+    finally:
+        holder.kill()

@@ -165,9 +165,10 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         from autograder.grading import forkkernel, grade
 
         forkkernel.stop_server()
-        for folder in (grade._worker.get("scratch"), grade._worker.get("base")):
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+        if grade._worker.get("scratch") is not None:
+            forkkernel.remove_kernels_folder(grade._worker["scratch"])
+        if grade._worker.get("base") is not None:
+            shutil.rmtree(grade._worker["base"], ignore_errors=True)
 
 
 def grade_remote(

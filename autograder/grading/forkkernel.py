@@ -10,6 +10,7 @@ without network access still reaches the grader.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -38,6 +39,10 @@ _scratch: Path | None = None
 _threads: int | None = None
 
 
+IN_USE = ".in-use"  # the file a live grader holds a lock on, in each of its kernels' folders
+_held: dict[Path, int] = {}  # folder -> descriptor of its locked IN_USE file
+
+
 def kernels_folder(prefix: str = "course-kernels-") -> Path:
     """A new folder for kernels' working folders, under ``/tmp`` on purpose.
 
@@ -46,10 +51,51 @@ def kernels_folder(prefix: str = "course-kernels-") -> Path:
     reach them (the kernel started ahead for the next submission included). Under any
     other parent, a kernel could list its siblings. The path is also short enough for the
     kernels' Unix sockets (108 bytes at most), which a deep ``--out`` was not.
+
+    The folder stays locked while this process (or a worker forked from it) lives, so
+    that a later run can tell it from one a killed grader left (:func:`remove_abandoned`).
     """
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    remove_abandoned(prefix)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir="/tmp"))
     os.chmod(folder, 0o711)
+    # Locked before it gets its name: a sweep never finds it unlocked.
+    fd = os.open(folder / f"{IN_USE}.new", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.rename(folder / f"{IN_USE}.new", folder / IN_USE)
+    _held[folder] = fd
     return folder
+
+
+def remove_kernels_folder(folder: Path) -> None:
+    """Remove a folder from :func:`kernels_folder` and let go of its lock."""
+    shutil.rmtree(folder, ignore_errors=True)
+    fd = _held.pop(Path(folder), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def remove_abandoned(prefix: str = "course-kernels-", parent: Path = Path("/tmp")) -> list[Path]:
+    """Remove the kernels' folders that no live grader holds: a grader killed by SIGKILL
+    (or the machine's OOM killer) cannot remove its own. Only this user's folders, and
+    only those with the lock file (nothing else under ``/tmp`` looks like one)."""
+    removed = []
+    for folder in sorted(parent.glob(f"{prefix}*")):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.geteuid():
+                continue
+            fd = os.open(folder / IN_USE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # held: its grader is running
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def start_server(

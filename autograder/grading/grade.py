@@ -730,7 +730,9 @@ class LocalPool:
     def close(self) -> None:
         self.end(failed=True)
         # What the workers' last kernels (started ahead, never used) left behind.
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        from autograder.grading.forkkernel import remove_kernels_folder
+
+        remove_kernels_folder(self.scratch)
 
 
 def _run_loop(todo: list[Job], backend, out: Path, state: dict, bar) -> list[Result]:
