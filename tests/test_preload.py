@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import gc, json, os, sys
 {setup}
@@ -28,24 +30,30 @@ def probe(setup: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_forward_mode_is_ready_in_what_kernels_are_forked_from() -> None:
-    preloaded = probe("from autograder.grading import forkserver\nforkserver.preload()")
+@pytest.fixture(scope="module")
+def preloaded() -> dict:
+    """A process that ran the preload, as the fork server and the grader do."""
+    return probe("from autograder.grading import forkserver\nforkserver.preload()")
+
+
+@pytest.fixture(scope="module")
+def bare() -> dict:
+    """A process that only imported torch, as a kernel started the stock way does."""
+    return probe("import torch, torchvision")
+
+
+def test_forward_mode_is_ready_in_what_kernels_are_forked_from(preloaded, bare) -> None:
     assert preloaded["new"] == [], "forward mode's first use imported more in every kernel"
-    bare = probe("import torch, torchvision")
     assert "torch._decomp.decompositions_for_jvp" in bare["new"]  # what the preload spares
 
 
-def test_preloading_starts_no_thread_beyond_importing_torch() -> None:
+def test_preloading_starts_no_thread_beyond_importing_torch(preloaded, bare) -> None:
     """A fork copies one thread: a lock held by any other would stay held in every kernel."""
-    preloaded = probe("from autograder.grading import forkserver\nforkserver.preload()")
-    bare = probe("import torch, torchvision")
     assert preloaded["tasks"] <= bare["tasks"], (preloaded["tasks"], bare["tasks"])
 
 
-def test_what_is_preloaded_is_out_of_the_garbage_collectors_sight() -> None:
+def test_what_is_preloaded_is_out_of_the_garbage_collectors_sight(preloaded, bare) -> None:
     """Every full collection in a forked kernel walked (and copied) all of torch's objects."""
-    preloaded = probe("from autograder.grading import forkserver\nforkserver.preload()")
-    bare = probe("import torch, torchvision")
     assert bare["frozen"] == 0 and bare["tracked"] > 100_000, bare
     assert preloaded["frozen"] > bare["tracked"], (preloaded, bare["tracked"])
     assert preloaded["tracked"] < 1_000, preloaded
