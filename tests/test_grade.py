@@ -253,10 +253,6 @@ def seen(out: Path, student: str, label: str) -> str:
     return text[text.index(label) :].split("\n")[0]
 
 
-def threads_seen(out: Path, student: str) -> str:
-    return seen(out, student, "THREADS")
-
-
 @pytest.mark.parametrize("flags,expected", [((), "1 1"), (("--threads", "3"), "3 3")])
 def test_threads_reach_the_kernel(tmp_path, flags, expected):
     """Two workers on this machine's cores share them out; --threads overrides."""
@@ -280,7 +276,7 @@ def test_threads_reach_the_kernel(tmp_path, flags, expected):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for student in ("t1", "t2"):
-        assert threads_seen(tmp_path / "out", student) == f"THREADS {expected}"
+        assert seen(tmp_path / "out", student, "THREADS") == f"THREADS {expected}"
         # The kernel inherited the preload frozen out of its garbage collector's walks.
         assert int(seen(tmp_path / "out", student, "FROZEN").split()[1]) > 100_000
 

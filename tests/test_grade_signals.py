@@ -144,7 +144,7 @@ def test_stop_signal_ends_cleanly_with_a_message(tmp_path, signum, moment):
 
 
 HOLD = """
-import sys, time
+import time
 from autograder.grading.forkkernel import kernels_folder
 print(kernels_folder(), flush=True)
 time.sleep(120)
