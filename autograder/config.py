@@ -13,6 +13,8 @@ COURSE_ID = "autograd-course"
 SOURCE_DIR = "solutions"
 RELEASE_DIR = "notebooks"
 EXCHANGE_DIR = ".exchange"
+# A hub's servers name its shared exchange here (autograder/lab/hub.py, deploy/k8s/).
+EXCHANGE_ENV = "COURSE_EXCHANGE"
 CELL_TIMEOUT_S = 120
 
 CODE_STUB = "# YOUR CODE HERE (在此处写你的代码)\nraise NotImplementedError()"
@@ -50,9 +52,16 @@ def configure(c: Config, root: Path = ROOT) -> Config:
     c.CourseDirectory.source_directory = SOURCE_DIR
     c.CourseDirectory.release_directory = RELEASE_DIR
     c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
-    # The default exchange (/usr/local/share/nbgrader/exchange) is not writable for
-    # learners and does not exist on a fresh machine.
-    c.Exchange.root = str(root / EXCHANGE_DIR)
+    shared = os.environ.get(EXCHANGE_ENV)
+    if shared:
+        # On a hub every course folder, `course grade`'s scratch one included, hands out
+        # through the hub's exchange: release_feedback then needs no exchange options.
+        c.Exchange.root = shared
+        c.Exchange.path_includes_course = True
+    else:
+        # The default exchange (/usr/local/share/nbgrader/exchange) is not writable for
+        # learners and does not exist on a fresh machine.
+        c.Exchange.root = str(root / EXCHANGE_DIR)
     c.Execute.timeout = CELL_TIMEOUT_S
     c.Execute.interrupt_on_timeout = True
     c.ClearSolutions.code_stub = {"python": CODE_STUB}

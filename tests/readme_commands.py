@@ -45,8 +45,7 @@ RUN_BY: dict[str, str] = {
     'course grade submitted --db "$COURSE_DB" --out grading-out': (
         "tests/hub/test_hub.py::test_instructor_collects_grades_and_releases_feedback"
     ),
-    "nbgrader release_feedback 03_differentiation --CourseDirectory.root=grading-out/course"
-    ' --Exchange.root="$COURSE_EXCHANGE" --Exchange.path_includes_course=True': (
+    "nbgrader release_feedback 03_differentiation --CourseDirectory.root=grading-out/course": (
         "tests/hub/test_hub.py::test_instructor_collects_grades_and_releases_feedback"
     ),
 }

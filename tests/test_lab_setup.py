@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +81,25 @@ def test_nbgrader_finds_the_exchange_from_a_folder_without_config(tmp_path):
     assert courses == {"success": True, "value": []}, courses
     text = (config_dir / "nbgrader_config.py").read_text()
     assert str(course / ".exchange") in text and COURSE_ID in text
+
+
+def test_the_course_bytecode_is_written_where_the_environment_writes_none(tmp_path, monkeypatch):
+    """Every kernel imports course_utils: under PYTHONDONTWRITEBYTECODE it compiled the package
+    from source at each start, unless setup wrote the bytecode."""
+    pkg = tmp_path / "course_utils" / "exercises"
+    pkg.mkdir(parents=True)
+    sources = [pkg.parent / "__init__.py", pkg / "__init__.py", pkg / "lesson.py"]
+    for source in sources:
+        source.write_text("ANSWER = 42\n")
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    labsetup.setup(prefix=tmp_path / "env", root=tmp_path, fonts=False)
+    cached = [Path(importlib.util.cache_from_source(str(s))) for s in sources]
+    assert all(c.is_file() for c in cached), cached
+    (pkg / "broken.py").write_text("def (\n")  # a file that cannot compile costs only speed
+    written = {c: c.stat().st_mtime_ns for c in cached}
+    labsetup.setup(prefix=tmp_path / "env", root=tmp_path, fonts=False)
+    assert {c: c.stat().st_mtime_ns for c in cached} == written  # up to date: left alone
+    assert labsetup.compile_bytecode(tmp_path) is False
 
 
 @pytest.fixture

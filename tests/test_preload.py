@@ -18,6 +18,8 @@ before = set(sys.modules)
 import torch
 from torch.func import jvp
 jvp(torch.sin, (torch.ones(3),), (torch.ones(3),))
+from course_utils.exercises import all_exercises
+all_exercises()
 print(json.dumps({{"tasks": tasks, "new": sorted(set(sys.modules) - before),
                   "tracked": tracked, "frozen": frozen}}))
 """
@@ -42,9 +44,11 @@ def bare() -> dict:
     return probe("import torch, torchvision")
 
 
-def test_forward_mode_is_ready_in_what_kernels_are_forked_from(preloaded, bare) -> None:
-    assert preloaded["new"] == [], "forward mode's first use imported more in every kernel"
+def test_first_uses_import_nothing_more_in_what_kernels_are_forked_from(preloaded, bare) -> None:
+    """Forward mode, and the first check() (which needs every lesson's exercises)."""
+    assert preloaded["new"] == [], "a first use imported more in every kernel"
     assert "torch._decomp.decompositions_for_jvp" in bare["new"]  # what the preload spares
+    assert "course_utils.exercises.vector_calculus" in bare["new"]
 
 
 def test_preloading_starts_no_thread_beyond_importing_torch(preloaded, bare) -> None:

@@ -387,6 +387,11 @@ def preload() -> None:
             __import__(name)
         except Exception:  # a missing optional module only costs speed
             pass
+    # Every lesson's exercises: the first check() in each kernel imported them all (0.1 s,
+    # compiled from source where the environment writes no bytecode), and so did each worker.
+    from course_utils.exercises import all_exercises
+
+    all_exercises()
     # Out of the garbage collector's sight: a full collection in a forked kernel or worker
     # walked the ~400,000 objects imported here, and touched (copied) their pages: 0.3-0.4 s
     # of every graded notebook. What is imported here lives as long as the process anyway.

@@ -44,7 +44,7 @@ from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.exchange.default.submit import ExchangeSubmit
 from nbgrader.utils import notebook_hash
 
-from autograder.config import COURSE_ID, RELEASE_DIR, ROOT, SOURCE_DIR
+from autograder.config import COURSE_ID, EXCHANGE_ENV, RELEASE_DIR, ROOT, SOURCE_DIR
 from autograder.lab.setup import INSTRUCTOR_PANELS, write_lab_overrides
 
 DEPLOY = ROOT / "deploy" / "hub"
@@ -207,7 +207,7 @@ from autograder.config import configure
 c = get_config()  # noqa: F821
 configure(c, Path(__file__).resolve().parent)
 c.CourseDirectory.db_url = {db_url!r}
-# configure() points the exchange into the checkout; on the hub it is shared:
+# The hub's exchange, also where no server's environment names it (COURSE_EXCHANGE):
 c.Exchange.root = {exchange!r}
 c.Exchange.path_includes_course = True
 c.ExchangeFactory.submit = "autograder.lab.hub.PrivateSubmit"
@@ -312,9 +312,9 @@ def course_env(s: HubSettings, role: str) -> dict[str, str]:
         "JUPYTER_CONFIG_PATH": str(Path(s.config) / role),
         "COURSE_LANG": s.lang,
         "COURSE_DB": s.db_url,
-        # `course grade` writes an nbgrader_config.py into its course folder that names an
-        # exchange of its own: release_feedback from there is told the hub's on the command line.
-        "COURSE_EXCHANGE": s.exchange,
+        # configure() reads it: every course folder, `course grade`'s scratch one included,
+        # then hands out through the hub's exchange (release_feedback needs no options).
+        EXCHANGE_ENV: s.exchange,
     }
 
 

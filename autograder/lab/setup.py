@@ -20,6 +20,8 @@ Run by ``make lab`` and ``make setup`` (``python -m autograder.lab.setup``); saf
    install ``fonts-wqy-microhei`` when we are root with apt-get (once), otherwise say how.
    Matplotlib keeps its own font list: when it predates the font, it is rebuilt so that
    plots get Chinese labels (``course_utils.plots.localized``).
+6. The course's own bytecode is written once. Every kernel imports ``course_utils``, and an
+   environment that sets ``PYTHONDONTWRITEBYTECODE`` would compile it from source each time.
 """
 
 from __future__ import annotations
@@ -234,6 +236,18 @@ def ensure_cjk_font(stamp_dir: Path | str = sys.prefix, lang: str | None = None)
     return "notice"
 
 
+PACKAGES = ("course_utils", "autograder")
+
+
+def compile_bytecode(root: Path = ROOT) -> bool:
+    """Write ``__pycache__`` for the course's packages under ``root`` (up-to-date files are
+    skipped); False when some could not be written, which only costs speed."""
+    import compileall
+
+    folders = [root / name for name in PACKAGES if (root / name).is_dir()]
+    return all([compileall.compile_dir(str(f), quiet=2) for f in folders])
+
+
 def setup(
     prefix: Path | str = sys.prefix, root: Path = ROOT, lang: str | None = None, fonts: bool = True
 ) -> None:
@@ -242,6 +256,7 @@ def setup(
     write_nbgrader_config(jupyter_config_dir(prefix), root)
     write_learner_page_config(jupyter_config_dir(prefix))
     write_lab_overrides(lab_settings_dir(prefix), lang)
+    compile_bytecode(root)
     if fonts:
         ensure_cjk_font(prefix, lang)
 

@@ -264,7 +264,6 @@ def test_instructor_collects_grades_and_releases_feedback(hub: Hub, browser_thre
 
     release = hub.readme_as_grader(
         f"nbgrader release_feedback {LESSON} --CourseDirectory.root=grading-out/course"
-        ' --Exchange.root="$COURSE_EXCHANGE" --Exchange.path_includes_course=True'
     )
     assert release.returncode == 0, release.stderr[-3000:]
     released = hub.as_grader("sh", "-c", f"ls {hub.exchange / 'feedback'}")

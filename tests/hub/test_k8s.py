@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import yaml
 from traitlets.config import Config
 
-from autograder.config import ROOT
+from autograder.config import EXCHANGE_DIR, EXCHANGE_ENV, ROOT, configure
 from autograder.lab import hub as hublib
 
 K8S = ROOT / "deploy" / "k8s"
@@ -64,7 +64,7 @@ def test_roles_are_those_of_the_local_hub(tmp_path, monkeypatch) -> None:
             assert k8s[name].get(key) == role.get(key), (name, key)
 
 
-def test_the_exchange_is_one_shared_volume_where_nbgrader_looks() -> None:
+def test_the_exchange_is_one_shared_volume_where_nbgrader_looks(tmp_path, monkeypatch) -> None:
     v, m = values(), manifests()
     claim = m[("PersistentVolumeClaim", "course-exchange")]
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -80,7 +80,16 @@ def test_the_exchange_is_one_shared_volume_where_nbgrader_looks() -> None:
     [svc_mount] = [x for x in pod["containers"][0]["volumeMounts"] if x["name"] == "exchange"]
 
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    assert env["COURSE_EXCHANGE"] == svc_mount["mountPath"]  # release_feedback's --Exchange.root
+    assert env[EXCHANGE_ENV] == svc_mount["mountPath"]
+    # so that `course grade`'s scratch course folder releases feedback to it, as the README's
+    # release_feedback command (no exchange options) expects; elsewhere each folder has its own
+    monkeypatch.setenv(EXCHANGE_ENV, env[EXCHANGE_ENV])
+    shared = configure(Config(), tmp_path / "grading-out" / "course")
+    assert shared.Exchange.root == svc_mount["mountPath"]
+    assert shared.Exchange.path_includes_course is True
+    monkeypatch.delenv(EXCHANGE_ENV)
+    alone = configure(Config(), tmp_path / "course")
+    assert alone.Exchange.root == str(tmp_path / "course" / EXCHANGE_DIR)
     for role in ("learner", "service"):
         config = m[("ConfigMap", f"course-jupyter-{role}")]["data"]["nbgrader_config.py"]
         root = re.search(r'c\.Exchange\.root = "([^"]+)"', config).group(1)
