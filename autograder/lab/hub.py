@@ -223,19 +223,31 @@ def page_config(role: str) -> dict:
     }
 
 
-def server_extensions(role: str) -> dict:
-    """Which nbgrader server extensions run in ``role``'s Jupyter server."""
+# JupyterHub serves every Jupyter server with `frame-ancestors 'none'`, so that no page of the
+# hub's origin can frame (and script) another user's server. The course service's JupyterLab shows
+# the Formgrader in a frame of its own pages, which the Course List and the Nbgrader menu open:
+# with 'none' it is a blank panel. The service alone allows frames from the hub's origin. The
+# pages that could frame it are those the instructor opens: the hub's, the service's own, and
+# their own server's. Learners' servers refuse the instructor (no access:servers), and what a
+# learner submits is already served from this origin by the Formgrader, framed or not.
+SERVICE_FRAMES = "frame-ancestors 'self'"
+
+
+def server_config(role: str) -> dict:
+    """``role``'s ``jupyter_server_config.json``: which nbgrader server extensions run, and for
+    the course service, that its Formgrader may be framed by its own JupyterLab."""
     instructor = role in ("instructor", "service")
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {
-                "nbgrader.server_extensions.formgrader": role == "service",
-                "nbgrader.server_extensions.course_list": instructor,
-                "nbgrader.server_extensions.assignment_list": True,
-                "nbgrader.server_extensions.validate_assignment": True,
-            }
+    server: dict = {
+        "jpserver_extensions": {
+            "nbgrader.server_extensions.formgrader": role == "service",
+            "nbgrader.server_extensions.course_list": instructor,
+            "nbgrader.server_extensions.assignment_list": True,
+            "nbgrader.server_extensions.validate_assignment": True,
         }
     }
+    if role == "service":
+        server["tornado_settings"] = {"headers": {"Content-Security-Policy": SERVICE_FRAMES}}
+    return {"ServerApp": server}
 
 
 def write_jupyter_config(folder: Path, role: str, s: HubSettings) -> Path:
@@ -248,7 +260,7 @@ def write_jupyter_config(folder: Path, role: str, s: HubSettings) -> Path:
     # last `make lab` left in the environment.
     lab_settings = folder / "lab-settings"
     write_lab_overrides(lab_settings, s.lang)
-    server = server_extensions(role)
+    server = server_config(role)
     server["LabApp"] = {"app_settings_dir": str(lab_settings)}
     (folder / "jupyter_server_config.json").write_text(
         json.dumps(server, indent=2) + "\n", encoding="utf-8"

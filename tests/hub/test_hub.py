@@ -183,39 +183,50 @@ def step_learner2(browser, hub: Hub) -> None:
 
 
 def step_instructor(browser, hub: Hub) -> dict:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    page.goto(f"{hub.url}/hub/login?next=/services/{SERVICE}/formgrader")
-    page.fill("#username_input", INSTRUCTOR)
-    page.fill("#password_input", hub.passwords[INSTRUCTOR])
-    page.click("#login_submit")
-    page.wait_for_url(re.compile(rf".*/services/{SERVICE}/formgrader.*"), timeout=120_000)
-    page.get_by_text(LESSON).first.wait_for(timeout=60_000)
-    shot(page, "09-instructor-formgrader")
+    """The instructor's way in: their own JupyterLab's Course List links to the course
+    service's Formgrader (nbgrader finds it by the hub's groups and services)."""
+    page = log_in(browser, hub, INSTRUCTOR)
+    out = {"menu": nbgrader_menu(page)}
+    page.keyboard.press("Escape")
+    click_menu(page, "Nbgrader", "nbgrader:open-course-list")
+    courses = page.locator("#formgrader_list")
+    link = courses.locator(".list_item .item_name a", has_text=COURSE_ID)
+    link.wait_for(timeout=60_000)
+    out["courses"] = courses.inner_text()
+    out["href"] = link.get_attribute("href")
+    shot(page, "09-instructor-course-list")
+    page.goto(out["href"])  # the link opens a new tab: the same URL, here in this one
+    # The Formgrader panel: a frame of the service's JupyterLab, which JupyterHub's default
+    # policy (frame-ancestors 'none') would leave blank.
+    formgrader = page.frame_locator("iframe[src*='formgrader']")
+    formgrader.get_by_text(LESSON).first.wait_for(timeout=60_000)
+    shot(page, "10-instructor-formgrader")
     page.goto(f"{hub.url}/services/{SERVICE}/formgrader/manage_students")
     page.get_by_text("learner1").first.wait_for(timeout=60_000)
-    shot(page, "10-instructor-formgrader-students")
-    text = page.locator("body").inner_text()
-    context.close()
-    return {"students": text}
+    shot(page, "11-instructor-formgrader-students")
+    out["students"] = page.locator("body").inner_text()
+    page.context.close()
+    return out
 
 
 def step_feedback(browser, hub: Hub) -> dict:
     page = state["learner1_page"]
     assignment_list(page)
-    shot(page, "11-learner1-feedback-available")
+    shot(page, "12-learner1-feedback-available")
     out = {"available": row(page, "submitted").inner_text()}
     row(page, "submitted").locator("button", has_text="Fetch Feedback").click()
     row(page, "submitted").get_by_text("view feedback").wait_for(timeout=120_000)
-    shot(page, "12-learner1-feedback-fetched")
+    shot(page, "13-learner1-feedback-fetched")
     [html] = sorted((Path("/home/learner1") / FETCHED / "feedback").glob("*/*.html"))
     rel = html.relative_to("/home/learner1")
     page.goto(f"{hub.url}/user/learner1/files/{rel}")
     page.get_by_text("dq_da").first.wait_for()
     out["page"] = page.locator("body").inner_text()
     out["file"] = html.read_text(encoding="utf-8")
-    shot(page, "13-learner1-reads-feedback")
+    # Only the course service may be framed: learners' servers keep JupyterHub's policy.
+    status = page.request.get(f"{hub.url}/user/learner1/api/status")
+    out["learner_csp"] = status.headers.get("content-security-policy", "")
+    shot(page, "14-learner1-reads-feedback")
     return out
 
 
@@ -270,6 +281,10 @@ def test_instructor_collects_grades_and_releases_feedback(hub: Hub, browser_thre
     assert len(released.stdout.split()) == 2, released
 
     out = browser_thread.run(step_instructor, hub)
+    # The instructor takes the course too, and grades it from the course service.
+    assert out["menu"] == ["Assignment List", "Course List"], out["menu"]
+    assert COURSE_ID in out["courses"] and "jupyterhub" in out["courses"], out["courses"]
+    assert out["href"].endswith(f"/services/{SERVICE}/lab?formgrader=true"), out["href"]
     assert "learner1" in out["students"] and "learner2" in out["students"]
     state["timings"]["instructor"] = time.monotonic() - started
 
@@ -280,6 +295,7 @@ def test_learner1_fetches_feedback_without_hidden_tests(hub: Hub, browser_thread
     expected = released_points()[state["dq_da_test"]]
     assert re.search(rf"Score:\s*{expected:g}(\.0)?\s*/", out["page"]), out["page"][:1500]
     assert "9 * a**2" in out["page"]
+    assert "frame-ancestors 'none'" in out["learner_csp"], out["learner_csp"]
     for shown in (out["page"], out["file"]):
         assert "BEGIN HIDDEN TESTS" not in shown
         assert "hidden=True" not in shown

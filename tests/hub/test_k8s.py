@@ -103,9 +103,7 @@ def test_jupyter_configuration_is_what_the_local_hub_writes() -> None:
     for role in ("learner", "service"):
         data = m[("ConfigMap", f"course-jupyter-{role}")]["data"]
         assert json.loads(data["page_config.json"]) == hublib.page_config(role)
-        assert json.loads(data["jupyter_server_config.json"]) == {
-            "ServerApp": hublib.server_extensions(role)["ServerApp"]
-        }
+        assert json.loads(data["jupyter_server_config.json"]) == hublib.server_config(role)
     env = values()["singleuser"]["extraEnv"]
     mounts = {
         x["name"]: x["mountPath"] for x in values()["singleuser"]["storage"]["extraVolumeMounts"]
