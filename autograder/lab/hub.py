@@ -228,8 +228,10 @@ def page_config(role: str) -> dict:
 # the Formgrader in a frame of its own pages, which the Course List and the Nbgrader menu open:
 # with 'none' it is a blank panel. The service alone allows frames from the hub's origin. The
 # pages that could frame it are those the instructor opens: the hub's, the service's own, and
-# their own server's. Learners' servers refuse the instructor (no access:servers), and what a
-# learner submits is already served from this origin by the Formgrader, framed or not.
+# their own server's. Learners' servers refuse the instructor (no admins, no role that shares
+# or reaches others' servers: tests/hub/test_k8s.py), and what a learner submits is already
+# served from this origin by the Formgrader, framed or not. Granting such a role would need
+# JupyterHub's subdomains (nbgrader's docs) before this line stays safe.
 SERVICE_FRAMES = "frame-ancestors 'self'"
 
 

@@ -32,8 +32,8 @@ def manifests() -> dict[tuple[str, str], dict]:
     return {(d["kind"], d["metadata"]["name"]): d for d in docs if d}
 
 
-def local_hub_roles(tmp_path: Path, monkeypatch) -> list[dict]:
-    """The roles deploy/hub/jupyterhub_config.py loads (run as JupyterHub would run it)."""
+def local_hub_config(tmp_path: Path, monkeypatch) -> Config:
+    """deploy/hub/jupyterhub_config.py's configuration (run as JupyterHub would run it)."""
     s = hublib.settings_for(tmp_path, ["learner1"], "instructor", None)
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps(asdict(s)), encoding="utf-8")
@@ -41,7 +41,11 @@ def local_hub_roles(tmp_path: Path, monkeypatch) -> list[dict]:
     c = Config()
     code = compile(hublib.HUB_CONFIG.read_text(encoding="utf-8"), str(hublib.HUB_CONFIG), "exec")
     exec(code, {"get_config": lambda: c, "__file__": str(hublib.HUB_CONFIG)})
-    return c.JupyterHub.load_roles
+    return c
+
+
+def local_hub_roles(tmp_path: Path, monkeypatch) -> list[dict]:
+    return local_hub_config(tmp_path, monkeypatch).JupyterHub.load_roles
 
 
 def test_the_yaml_parses_and_names_the_course_image() -> None:
@@ -62,6 +66,23 @@ def test_roles_are_those_of_the_local_hub(tmp_path, monkeypatch) -> None:
         assert sorted(k8s[name]["scopes"]) == sorted(role["scopes"]), name
         for key in ("groups", "services"):
             assert k8s[name].get(key) == role.get(key), (name, key)
+
+
+def test_nobody_reaches_another_users_server(tmp_path, monkeypatch) -> None:
+    """The course service lets pages of the hub's origin frame it (hublib.SERVICE_FRAMES)
+    because the instructor never opens a page that a learner's server serves: no admins, and
+    no role that shares servers or reaches other users' servers."""
+    c = local_hub_config(tmp_path, monkeypatch)
+    assert not c.Authenticator.get("admin_users")
+    for role in c.JupyterHub.load_roles:
+        for scope in role["scopes"]:
+            base, _, only = scope.partition("!")
+            assert base not in {"admin:servers", "servers", "shares", "admin-ui", "admin:users"}, (
+                role["name"],
+                scope,
+            )
+            if base == "access:servers":
+                assert only in ("server", "user"), (role["name"], scope)
 
 
 def test_the_exchange_is_one_shared_volume_where_nbgrader_looks(tmp_path, monkeypatch) -> None:
