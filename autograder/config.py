@@ -39,6 +39,7 @@ AUTOGRADE_PREPROCESSORS = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "autograder.grading.preprocessors.TruncateOutput",
+    "autograder.grading.preprocessors.EscapeLearnerHTML",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",

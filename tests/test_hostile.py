@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import uuid
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -96,10 +97,29 @@ class Corpus:
             self.notes[student] = note
 
 
+SCRIPT = f"window.pwned_{MARKER} = 1"
+
+
+def displays_script(nb):
+    """Script in every form a notebook can display it, and a markdown cell of the learner's."""
+    extra(
+        nb,
+        "dq_da",
+        "from IPython.display import HTML, SVG, Javascript, display\n"
+        f'display(HTML("<b>bold</b><script>{SCRIPT}</script>"))\n'
+        f'display(Javascript("{SCRIPT}"))\n'
+        f"display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\"><script>{SCRIPT}</script></svg>'))",
+    )
+    mine = nbformat.v4.new_markdown_cell(f"My answer <script>{SCRIPT}</script>")
+    nb.cells.insert(index_of(nb, "dq_da"), mine)
+    return nb
+
+
 def build(folder: Path, root: Path, out: Path, port: int) -> Corpus:
     c = Corpus(folder)
     c.add("honest-correct", correct(), TOTAL)
     c.add("honest-blank", blank(), 0)
+    c.add("script-display", displays_script(blank()), 0)
 
     # Patching what the checks use: a cheat on a blank notebook gets what the blank gets.
     c.add(
@@ -382,6 +402,7 @@ def test_the_grader_finishes_and_reports_every_submission(hostile):
         "tamper",
         "file",
         "José",
+        "script",
     ],
 )
 def test_each_submission_gets_what_its_honest_work_earns(hostile, kind):
@@ -446,3 +467,62 @@ def test_feedback_hides_the_tests_and_state_is_consistent(hostile):
         assert len(text) < 3_000_000
     state = json.loads((out / "state.json").read_text())
     assert set(state["graded"]) == {f"{s}/{LESSON}" for s in corpus.expected}
+
+
+def formgrader_page(course: Path, student: str) -> str:
+    """The page the Formgrader serves the instructor for this submission (its exporter, its
+    template, the course's configuration)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+
+    from autograder.config import course_config
+
+    config = course_config(course)
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {
+        "assignment_id": LESSON, "notebook_id": SOLUTION_PATH.stem, "submission_id": "s",
+        "index": 0, "total": 1, "base_url": "", "student": student, "last_name": "",
+        "first_name": "", "notebook_path": "",
+    }  # fmt: skip
+    graded = course / "autograded" / student / LESSON / SOLUTION_PATH.name
+    html, _ = HTMLExporter(config=config).from_filename(str(graded), resources=resources)
+    return html
+
+
+class ScriptText(HTMLParser):
+    """The text of every <script> element of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.inside = False
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.inside = tag == "script"
+
+    def handle_endtag(self, tag) -> None:
+        self.inside = False
+
+    def handle_data(self, data) -> None:
+        if self.inside:
+            self.scripts.append(data)
+
+
+def test_what_a_learner_displays_never_runs_as_the_instructor(hostile):
+    """Shown as text in the Formgrader and in the feedback, never run as script."""
+    _, out, _, _, _, _ = hostile
+    student = "script-display"
+    feedback = out / "feedback" / student / LESSON / SOLUTION_PATH.name.replace(".ipynb", ".html")
+    pages = {
+        "formgrader": formgrader_page(out / "course", student),
+        "feedback": feedback.read_text(encoding="utf-8"),
+    }
+    for name, page in pages.items():
+        parser = ScriptText()
+        parser.feed(page)
+        scripts = parser.scripts
+        assert scripts, f"{name}: the page's own scripts were not found"
+        assert not [s for s in scripts if f"pwned_{MARKER}" in s], name
+        assert "&lt;script&gt;" + SCRIPT in page, f"{name}: the learner's HTML is not shown as text"
+        assert "<b>bold</b>" in page, f"{name}: harmless markup should stay"

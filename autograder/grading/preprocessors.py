@@ -259,6 +259,38 @@ class GraderNotes(Preprocessor):
         return nb, resources
 
 
+class EscapeLearnerHTML(Preprocessor):
+    """What a submission displays is shown as text, never run, in the pages made from it.
+
+    The Formgrader renders autograded notebooks on the course's own origin, where the
+    instructor is logged in, and instructors open feedback pages too. So HTML and markdown
+    outputs are escaped (nbconvert's SanitizeHTML, with bleach), and JavaScript, SVG and other
+    active outputs are dropped: their plain-text form stays. A markdown or raw cell is escaped
+    when it holds a tag. The lessons' prose has none, so it is never touched, and a learner's
+    `x > 0` in a cell without tags stays as written.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def __init__(self, **kw) -> None:
+        from nbconvert.preprocessors.sanitize import SanitizeHTML
+
+        super().__init__(**kw)
+        self.cleaner = SanitizeHTML(parent=self)
+        # The answers VerifyAnswers read are data, never rendered.
+        self.cleaner.safe_output_keys = {*self.cleaner.safe_output_keys, ANSWER_MIME}
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+        if cell.cell_type == "code":
+            cell.outputs = self.cleaner.sanitize_code_outputs(cell.get("outputs", []))
+        elif TAG.search(cell.source):
+            cell.source = self.cleaner.sanitize_html_tags(cell.source)
+        return cell, resources
+
+
+TAG = re.compile(r"<[A-Za-z!/?]")
+
+
 class TruncateOutput(Preprocessor):
     """Cap each output's size: nbgrader's LimitOutput counts lines, and one line can be megabytes."""
 
