@@ -79,6 +79,9 @@ def configure(c: Config, root: Path = ROOT) -> Config:
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     c.GenerateFeedback.exporter_class = "autograder.grading.feedback_page.FeedbackExporter"
+    # Once more as each page is made: the Formgrader also renders notebooks graded before
+    # autograding escaped them.
+    c.HTMLExporter.preprocessors = ["autograder.grading.preprocessors.EscapeLearnerHTML"]
     return c
 
 

@@ -471,7 +471,7 @@ def test_feedback_hides_the_tests_and_state_is_consistent(hostile):
 
 def formgrader_page(course: Path, student: str) -> str:
     """The page the Formgrader serves the instructor for this submission (its exporter, its
-    template, the course's configuration)."""
+    template, the course's configuration) from ``course/autograded``."""
     from nbconvert.exporters import HTMLExporter
     from nbgrader.server_extensions.formgrader import handlers
 
@@ -513,6 +513,17 @@ def test_what_a_learner_displays_never_runs_as_the_instructor(hostile):
     """Shown as text in the Formgrader and in the feedback, never run as script."""
     _, out, _, _, _, _ = hostile
     student = "script-display"
+    # Escaped where it is stored, for whatever else opens autograded/ later.
+    stored = nbformat.read(out / "course" / "autograded" / student / LESSON / SOLUTION_PATH.name, 4)
+    shown = [
+        (mime, value)
+        for cell in stored.cells
+        for output in cell.get("outputs", [])
+        for mime, value in output.get("data", {}).items()
+    ]
+    assert ("text/html", f"<b>bold</b>&lt;script&gt;{SCRIPT}&lt;/script&gt;") in shown, shown
+    assert not {"application/javascript", "image/svg+xml"} & {mime for mime, _ in shown}
+    assert not [c for c in stored.cells if c.cell_type == "markdown" and "<script>" in c.source]
     feedback = out / "feedback" / student / LESSON / SOLUTION_PATH.name.replace(".ipynb", ".html")
     pages = {
         "formgrader": formgrader_page(out / "course", student),
@@ -526,3 +537,22 @@ def test_what_a_learner_displays_never_runs_as_the_instructor(hostile):
         assert not [s for s in scripts if f"pwned_{MARKER}" in s], name
         assert "&lt;script&gt;" + SCRIPT in page, f"{name}: the learner's HTML is not shown as text"
         assert "<b>bold</b>" in page, f"{name}: harmless markup should stay"
+
+
+def test_the_formgrader_escapes_notebooks_graded_before_escaping_existed(tmp_path):
+    """A notebook in autograded/ with live script in it (as grading left them before
+    EscapeLearnerHTML) is escaped as the Formgrader renders it."""
+    nb = blank()
+    nb.cells[0].outputs = []
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": f"<script>{SCRIPT}</script>"}),
+        nbformat.v4.new_output("display_data", data={"application/javascript": SCRIPT}),
+    ]
+    nb.cells += [cell, nbformat.v4.new_markdown_cell(f"<script>{SCRIPT}</script>")]
+    graded = tmp_path / "autograded" / "old" / LESSON / SOLUTION_PATH.name
+    graded.parent.mkdir(parents=True)
+    nbformat.write(nb, graded)
+    parser = ScriptText()
+    parser.feed(formgrader_page(tmp_path, "old"))
+    assert parser.scripts and not [s for s in parser.scripts if f"pwned_{MARKER}" in s]

@@ -282,7 +282,9 @@ class EscapeLearnerHTML(Preprocessor):
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
         if cell.cell_type == "code":
-            cell.outputs = self.cleaner.sanitize_code_outputs(cell.get("outputs", []))
+            outputs = self.cleaner.sanitize_code_outputs(cell.get("outputs", []))
+            # A display of script alone leaves nothing to show.
+            cell.outputs = [o for o in outputs if "data" not in o or set(o.data) - {"metadata"}]
         elif TAG.search(cell.source):
             cell.source = self.cleaner.sanitize_html_tags(cell.source)
         return cell, resources
