@@ -184,6 +184,34 @@ def test_missing_input_is_a_clear_error(tmp_path):
     assert proc.returncode == 2 and "does not exist" in proc.stdout
 
 
+@pytest.mark.parametrize(
+    ("db", "said"),
+    [
+        ("mysql://grader@127.0.0.1/course", "must be SQLite or PostgreSQL"),
+        ("not a url", "is not a database URL"),
+        # A port nothing listens on: refused at once, and the password is not shown.
+        ("postgresql://grader:s3cret@127.0.0.1:9/course", "cannot open the gradebook"),
+        ("sqlite:////nonexistent-folder/gradebook.db", "cannot open the gradebook"),
+    ],
+)
+def test_an_unusable_gradebook_is_a_clear_error_before_any_work(tmp_path, db, said):
+    submitted = tmp_path / "submitted"
+    make_submissions(submitted, {"blank1": "blank"})
+    proc = course_grade(str(submitted), "--out", str(tmp_path / "out"), "--db", db)
+    assert proc.returncode == 2 and said in proc.stdout, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr and "s3cret" not in proc.stdout
+    assert not (tmp_path / "out" / "course").exists(), "nothing prepared"
+
+
+def test_out_that_is_a_file_is_a_clear_error(tmp_path):
+    submitted = tmp_path / "submitted"
+    make_submissions(submitted, {"blank1": "blank"})
+    (tmp_path / "out").write_text("keep me")
+    proc = course_grade(str(submitted), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "is a file" in proc.stdout, proc.stdout + proc.stderr
+    assert (tmp_path / "out").read_text() == "keep me"
+
+
 @pytest.mark.parametrize("kill_after", [0, 2], ids=["after-prepare", "mid-grading"])
 def test_killed_then_resumed(tmp_path, kill_after):
     """Killed once the gradebook is prepared, or after some grades: a rerun ends with each grade once."""

@@ -167,6 +167,33 @@ def course_config_text(db_url: str) -> str:
     )
 
 
+def check_gradebook(db_url: str) -> None:
+    """A clear error, before any work, for a gradebook that cannot be used (the password is
+    never shown)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    try:
+        url = make_url(db_url)
+    except ArgumentError:
+        raise ValueError(
+            f"--db {db_url!r} is not a database URL: "
+            "sqlite:///FILE or postgresql://USER@HOST:PORT/DB"
+        ) from None
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"the gradebook must be SQLite or PostgreSQL, not {shown}")
+    try:
+        engine = create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ValueError(f"cannot open the gradebook {shown}: {reason}") from None
+
+
 def sqlite_path(db_url: str) -> Path | None:
     if db_url.startswith("sqlite:///"):
         return Path(db_url.removeprefix("sqlite:///").split("?")[0])
@@ -584,11 +611,14 @@ def _grade(
 
     start = time.monotonic()
     out = out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file: give a folder")
     if not submitted.exists():
         raise FileNotFoundError(f"{submitted} does not exist")
-    submitted = unpack(submitted, out / "unpacked")
+    out.mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
+    check_gradebook(db_url)
+    submitted = unpack(submitted, out / "unpacked")
     if scheduler:
         from autograder.grading.cluster import check_db
 
