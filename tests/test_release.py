@@ -3,8 +3,9 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
-from autograder.authoring.release import differences, lessons, release
+from autograder.authoring.release import ReleaseError, differences, lessons, release
 
 
 def test_notebooks_are_in_sync_with_solutions(root):
@@ -33,6 +34,17 @@ def test_check_names_the_notebook_that_drifted(root, tmp_path):
 
     release(root=tmp_path)
     assert release(check=True, root=tmp_path) == []
+    assert differences(tmp_path / "notebooks", root / "notebooks") == []
+
+
+def test_an_unreadable_source_is_named_and_notebooks_are_kept(root, tmp_path):
+    for folder in ("solutions", "notebooks", "docs"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    lesson = lessons(tmp_path)[0]
+    broken = next((tmp_path / "solutions" / lesson).glob("*.ipynb"))
+    broken.write_text('{"cells": [', encoding="utf-8")
+    with pytest.raises(ReleaseError, match=f"solutions/{lesson}/{broken.name} is not a notebook"):
+        release(root=tmp_path)
     assert differences(tmp_path / "notebooks", root / "notebooks") == []
 
 

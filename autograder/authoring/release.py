@@ -111,6 +111,22 @@ def lab_metadata() -> dict:
     }
 
 
+class ReleaseError(RuntimeError):
+    """A source that cannot become a learner notebook; notebooks/ is left as it was."""
+
+
+def readable_sources(lesson: str, root: Path = ROOT) -> None:
+    """Name the source notebook nbformat cannot read, before nbgrader's traceback would."""
+    for path in sorted((root / SOURCE_DIR / lesson).glob("*.ipynb")):
+        try:
+            nbformat.read(path, as_version=4)
+        except Exception as exc:  # JSON, encoding, or not a notebook at all
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ReleaseError(
+                f"{path.relative_to(root)} is not a notebook that can be read: {first}"
+            ) from None
+
+
 def build(out: Path, root: Path = ROOT) -> None:
     """Generate every learner notebook, and the start page, into ``out``."""
     ensure_tools_on_path()
@@ -123,9 +139,10 @@ def build(out: Path, root: Path = ROOT) -> None:
     api = NbGraderAPI(coursedir=coursedir, config=config)
     api.log.setLevel(logging.ERROR)
     for lesson in lessons(root):
+        readable_sources(lesson, root)
         result = api.generate_assignment(lesson, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(
+            raise ReleaseError(
                 f"nbgrader could not release {lesson}:\n{result['log']}\n{result.get('error', '')}"
             )
     nbformat.write(start_page(root), out / START_PAGE)

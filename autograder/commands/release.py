@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from autograder.authoring.release import release
+from autograder.authoring.release import ReleaseError, release
 from autograder.config import RELEASE_DIR, SOURCE_DIR
 
 
@@ -17,7 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    diff = release(check=args.check)
+    try:
+        diff = release(check=args.check)
+    except ReleaseError as exc:
+        print(f"course release: {exc}\n{RELEASE_DIR}/ was left as it was.")
+        return 2
     if args.check:
         if diff:
             print(f"{RELEASE_DIR}/ is out of date with {SOURCE_DIR}/ (run `course release`):")
