@@ -131,6 +131,16 @@ def test_bad_lang_is_a_clear_error(capsys, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_an_unreadable_source_is_named(capsys, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / RELEASE_DIR, source)
+    broken = next(source.rglob("*.ipynb"))
+    broken.write_text("{broken", encoding="utf-8")
+    args = ["edition", "--lang", "zh", "--source", str(source), "--out", str(tmp_path / "zh")]
+    assert course(args) == 1
+    assert f"{broken} is not a notebook that can be read" in capsys.readouterr().out
+
+
 def test_command_builds_and_keeps_a_learners_work(capsys, tmp_path):
     out = tmp_path / "zh"
     assert course(["edition", "--lang", "zh", "--out", str(out)]) == 0

@@ -71,7 +71,11 @@ class EditionReport:
 
 
 def _edition_bytes(path: Path, lang: str) -> bytes:
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # JSON, encoding, or not a notebook at all
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{path} is not a notebook that can be read: {first}") from None
     return (nbformat.writes(edition_notebook(nb, lang)) + "\n").encode("utf-8")
 
 
