@@ -74,6 +74,7 @@ def test_nobody_reaches_another_users_server(tmp_path, monkeypatch) -> None:
     no role that shares servers or reaches other users' servers."""
     c = local_hub_config(tmp_path, monkeypatch)
     assert not c.Authenticator.get("admin_users")
+    assert "admin" not in json.dumps(values()["hub"]).lower(), "deploy/k8s names no admins either"
     for role in c.JupyterHub.load_roles:
         for scope in role["scopes"]:
             base, _, only = scope.partition("!")
