@@ -325,6 +325,8 @@ def build(folder: Path, root: Path, out: Path, port: int) -> Corpus:
     )
     c.add("tamper-cell-type", markdown, 0, "metadata")
     c.raw("file-corrupt", b'{"cells": [', 0, "unreadable")
+    # The grader's note quotes what it could not read, at the top of the feedback.
+    c.raw("script-unreadable", f"<script>{SCRIPT}</script>".encode(), 0, "unreadable")
     c.raw("file-empty", b"", 0, "unreadable")
     c.raw("file-not-notebook", b"\x89PNG\r\n\x1a\n" + os.urandom(64), 0, "unreadable")
     c.raw(
@@ -524,19 +526,20 @@ def test_what_a_learner_displays_never_runs_as_the_instructor(hostile):
     assert ("text/html", f"<b>bold</b>&lt;script&gt;{SCRIPT}&lt;/script&gt;") in shown, shown
     assert not {"application/javascript", "image/svg+xml"} & {mime for mime, _ in shown}
     assert not [c for c in stored.cells if c.cell_type == "markdown" and "<script>" in c.source]
-    feedback = out / "feedback" / student / LESSON / SOLUTION_PATH.name.replace(".ipynb", ".html")
-    pages = {
-        "formgrader": formgrader_page(out / "course", student),
-        "feedback": feedback.read_text(encoding="utf-8"),
-    }
-    for name, page in pages.items():
-        parser = ScriptText()
-        parser.feed(page)
-        scripts = parser.scripts
-        assert scripts, f"{name}: the page's own scripts were not found"
-        assert not [s for s in scripts if f"pwned_{MARKER}" in s], name
-        assert "&lt;script&gt;" + SCRIPT in page, f"{name}: the learner's HTML is not shown as text"
-        assert "<b>bold</b>" in page, f"{name}: harmless markup should stay"
+    html_name = SOLUTION_PATH.name.replace(".ipynb", ".html")
+    for student in ("script-display", "script-unreadable"):
+        pages = {
+            "formgrader": formgrader_page(out / "course", student),
+            "feedback": (out / "feedback" / student / LESSON / html_name).read_text("utf-8"),
+        }
+        for where, page in pages.items():
+            parser = ScriptText()
+            parser.feed(page)
+            assert parser.scripts, f"{student}, {where}: the page's own scripts were not found"
+            assert not [s for s in parser.scripts if f"pwned_{MARKER}" in s], (student, where)
+            assert "&lt;script&gt;" + SCRIPT in page, f"{student}, {where}: not shown as text"
+            if student == "script-display":
+                assert "<b>bold</b>" in page, f"{where}: harmless markup should stay"
 
 
 def test_the_formgrader_escapes_notebooks_graded_before_escaping_existed(tmp_path):
