@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from autograder.authoring.samples import fill, grade_id, lesson_paths, points
+from autograder.grading.grade import course_config_text
 from tests.conftest import ROOT
 from tests.test_grade import course_grade
 from tests.test_nbgrader_e2e import visible_text
@@ -472,23 +473,27 @@ def test_feedback_hides_the_tests_and_state_is_consistent(hostile):
 
 
 def formgrader_page(course: Path, student: str) -> str:
-    """The page the Formgrader serves the instructor for this submission (its exporter, its
-    template, the course's configuration) from ``course/autograded``."""
+    """The page the Formgrader serves the instructor for this submission, from
+    ``course/autograded``: its own extension reads the course's configuration there."""
     from nbconvert.exporters import HTMLExporter
-    from nbgrader.server_extensions.formgrader import handlers
+    from nbgrader.server_extensions.formgrader.formgrader import FormgradeExtension
 
-    from autograder.config import course_config
-
-    config = course_config(course)
-    config.HTMLExporter.template_name = "formgrade"
-    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    here = Path.cwd()
+    os.chdir(course)
+    try:
+        formgrader = FormgradeExtension()
+        formgrader.root_dir = str(course)
+        formgrader.initialize([])
+        exporter = HTMLExporter(config=formgrader.config)
+    finally:
+        os.chdir(here)
     resources = {
         "assignment_id": LESSON, "notebook_id": SOLUTION_PATH.stem, "submission_id": "s",
         "index": 0, "total": 1, "base_url": "", "student": student, "last_name": "",
         "first_name": "", "notebook_path": "",
     }  # fmt: skip
     graded = course / "autograded" / student / LESSON / SOLUTION_PATH.name
-    html, _ = HTMLExporter(config=config).from_filename(str(graded), resources=resources)
+    html, _ = exporter.from_filename(str(graded), resources=resources)
     return html
 
 
@@ -556,6 +561,9 @@ def test_the_formgrader_escapes_notebooks_graded_before_escaping_existed(tmp_pat
     graded = tmp_path / "autograded" / "old" / LESSON / SOLUTION_PATH.name
     graded.parent.mkdir(parents=True)
     nbformat.write(nb, graded)
+    (tmp_path / "nbgrader_config.py").write_text(
+        course_config_text(f"sqlite:///{tmp_path / 'gradebook.db'}"), encoding="utf-8"
+    )
     parser = ScriptText()
     parser.feed(formgrader_page(tmp_path, "old"))
     assert parser.scripts and not [s for s in parser.scripts if f"pwned_{MARKER}" in s]
