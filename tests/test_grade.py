@@ -203,6 +203,20 @@ def test_an_unusable_gradebook_is_a_clear_error_before_any_work(tmp_path, db, sa
     assert not (tmp_path / "out" / "course").exists(), "nothing prepared"
 
 
+@pytest.mark.parametrize(
+    "flag", ["--workers", "--threads", "--cell-timeout", "--notebook-timeout", "--memory"]
+)
+def test_a_limit_below_one_is_refused_before_any_work(tmp_path, flag):
+    """A --memory of -1 once left every kernel unable to start: 60 s lost per submission."""
+    for value in ("0", "-1"):
+        proc = course_grade(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), flag, value)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert f"argument {flag}: must be more than 0, not {value}" in proc.stderr
+    proc = course_grade(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), flag, "x")
+    assert proc.returncode == 2 and f"argument {flag}: invalid" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_out_that_is_a_file_is_a_clear_error(tmp_path):
     submitted = tmp_path / "submitted"
     make_submissions(submitted, {"blank1": "blank"})

@@ -21,6 +21,19 @@ STOPPED = Msg(
 )
 
 
+def positive(kind: type):
+    """An argparse type: a ``kind`` above zero, or argparse's own one-line error."""
+
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "submitted",
@@ -29,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive(int),
         default=os.cpu_count() or 1,
         help="parallel graders (default: the number of cores)",
     )
@@ -50,17 +63,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run kernels without isolation (trusted submissions only)",
     )
     parser.add_argument(
-        "--cell-timeout", type=int, default=60, help="seconds a cell may run (default 60)"
+        "--cell-timeout", type=positive(int), default=60, help="seconds a cell may run (default 60)"
     )
     parser.add_argument(
-        "--notebook-timeout", type=int, default=600, help="seconds a notebook may run (default 600)"
+        "--notebook-timeout",
+        type=positive(int),
+        default=600,
+        help="seconds a notebook may run (default 600)",
     )
     parser.add_argument(
-        "--memory", type=float, default=2.0, help="GiB a kernel may allocate (default 2)"
+        "--memory", type=positive(float), default=2.0, help="GiB a kernel may allocate (default 2)"
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=positive(int),
         default=None,
         help="torch threads per kernel and worker (default: cores ÷ workers)",
     )
@@ -76,9 +92,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from autograder.grading.grade import Interrupted, Limits, grade
 
-    if args.threads is not None and args.threads < 1:
-        print("course grade: --threads must be at least 1")
-        return 2
     try:
         summary = grade(
             args.submitted,
