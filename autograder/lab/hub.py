@@ -581,6 +581,14 @@ def run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print("course hub: run as root (it creates system users and starts servers as them)")
         return 2
+    if args.db:
+        from autograder.grading.grade import check_gradebook
+
+        try:
+            check_gradebook(args.db)
+        except ValueError as exc:
+            print(f"course hub: {exc}")
+            return 2
     learners = [f"learner{i}" for i in range(1, args.learners + 1)]
     hub_port, proxy_api_port, service_port = args.internal_ports
     s = settings_for(
@@ -603,6 +611,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {user:12s} password · 密码  {passwords[user]}")
     print(
         f"The instructor's Formgrader · 教师评分界面: {s.url}/services/{SERVICE}/formgrader\n"
+        "  (or Nbgrader → Course List in the instructor's JupyterLab · "
+        "或在教师的 JupyterLab 中打开 Nbgrader → Course List)\n"
         f"Course folder (grader account {GRADER}) · 课程目录: {s.course}\n"
         "Ctrl+C stops the hub · 按 Ctrl+C 停止。"
     )
