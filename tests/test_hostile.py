@@ -551,7 +551,6 @@ def test_the_formgrader_escapes_notebooks_graded_before_escaping_existed(tmp_pat
     """A notebook in autograded/ with live script in it (as grading left them before
     EscapeLearnerHTML) is escaped as the Formgrader renders it."""
     nb = blank()
-    nb.cells[0].outputs = []
     cell = nbformat.v4.new_code_cell("x")
     cell.outputs = [
         nbformat.v4.new_output("display_data", data={"text/html": f"<script>{SCRIPT}</script>"}),

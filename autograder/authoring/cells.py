@@ -91,3 +91,19 @@ def write(nb: NotebookNode, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.validate(nb)
     nbformat.write(nb, path)
+
+
+class UnreadableNotebook(ValueError):
+    """A file nbformat cannot read as a notebook."""
+
+
+def read(path: Path, name: Path | str | None = None) -> NotebookNode:
+    """``path`` as a notebook, or an error that names it (as ``name``, if given) and says
+    what is wrong in one line, where nbformat's own would be a traceback."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # JSON, encoding, or not a notebook at all
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UnreadableNotebook(
+            f"{name or path} is not a notebook that can be read: {first}"
+        ) from None

@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.authoring import cells
 from autograder.config import RELEASE_DIR, ROOT
 
 LANGS = ("en", "zh", "both")
@@ -71,11 +72,7 @@ class EditionReport:
 
 
 def _edition_bytes(path: Path, lang: str) -> bytes:
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # JSON, encoding, or not a notebook at all
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ValueError(f"{path} is not a notebook that can be read: {first}") from None
+    nb = cells.read(path)
     return (nbformat.writes(edition_notebook(nb, lang)) + "\n").encode("utf-8")
 
 

@@ -19,6 +19,7 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
+from autograder.authoring import cells
 from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, course_config, ensure_tools_on_path
 
 START_PAGE = "START_HERE.ipynb"
@@ -119,12 +120,9 @@ def readable_sources(lesson: str, root: Path = ROOT) -> None:
     """Name the source notebook nbformat cannot read, before nbgrader's traceback would."""
     for path in sorted((root / SOURCE_DIR / lesson).glob("*.ipynb")):
         try:
-            nbformat.read(path, as_version=4)
-        except Exception as exc:  # JSON, encoding, or not a notebook at all
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ReleaseError(
-                f"{path.relative_to(root)} is not a notebook that can be read: {first}"
-            ) from None
+            cells.read(path, path.relative_to(root))
+        except cells.UnreadableNotebook as exc:
+            raise ReleaseError(str(exc)) from None
 
 
 def build(out: Path, root: Path = ROOT) -> None:
