@@ -24,9 +24,9 @@ from autograder.authoring.release import lessons
 from autograder.authoring.samples import fill, grade_id, lesson_paths, make_course, points, submit
 from autograder.grading import notes
 from autograder.grading.rules import Submission, checks_in
+from course_utils import rules as R
 from course_utils.checks import CheckFailure
 from course_utils.exercises import AUTOGRAD, all_exercises, check
-from course_utils.exercises import rules as R
 from tests import by_hand_corpus as corpus
 from tests.test_grade import course_grade
 from tests.test_nbgrader_e2e import nbgrader, visible_text

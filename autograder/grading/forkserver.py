@@ -41,7 +41,9 @@ PRELOAD = (
     "ipykernel.debugger",  # debugpy: a third of a kernel's start when left to each kernel
     "matplotlib_inline.backend_inline",
     "course_utils",
-    "course_utils.exercises",
+    "course_utils.harness",  # what the grader's requests run in the kernel
+    "course_utils.objects",
+    "course_utils.programs",
     # Forward mode's first use (torch.func.jvp, jacfwd) imports this, which scripts a dozen
     # decompositions with torch.jit: 0.3-0.9 s of every lesson 3 and 9 kernel, once here.
     "torch._decomp.decompositions_for_jvp",
@@ -319,6 +321,7 @@ def _child(request: dict, server: int) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         threads_for_torch(request.get("threads"))
+        forget_grader()
         # A fresh process would have fresh random state.
         random.seed()
         try:
@@ -373,6 +376,26 @@ def _reap(signum, frame) -> None:
             return
 
 
+# What a kernel must not find in memory when it was forked from a process that graded or
+# prepared: the references and the catalogue of mistakes, and the grader's own code.
+GRADER_MODULES = ("course_utils.exercises", "autograder", "nbgrader", "tests")
+
+
+def forget_grader() -> None:
+    """Drop the grader's modules from a forked kernel, so that no cell can import them.
+
+    On disk they are hidden by the sandbox (:func:`autograder.grading.grade.kernel_secrets`);
+    in memory they were inherited by the fork. What is left is reachable only through means
+    the grader forbids in every cell (``sys``, ``gc``, frames: :mod:`autograder.grading.rules`).
+    """
+    for name in list(sys.modules):
+        if any(name == m or name.startswith(m + ".") for m in GRADER_MODULES):
+            module = sys.modules.pop(name)
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules and getattr(sys.modules[parent], child, None) is module:
+                delattr(sys.modules[parent], child)
+
+
 def preload() -> None:
     """Import what kernels use, so that forked kernels start with it loaded."""
     # debugpy warns on import that Python's frozen modules may hide breakpoints.
@@ -387,8 +410,9 @@ def preload() -> None:
             __import__(name)
         except Exception:  # a missing optional module only costs speed
             pass
-    # Every lesson's exercises: the first check() in each kernel imported them all (0.1 s,
-    # compiled from source where the environment writes no bytecode), and so did each worker.
+    # Every lesson's exercises, for the grader's own process (a worker forked from this one):
+    # 0.1 s, compiled from source where the environment writes no bytecode. A kernel forked
+    # from here forgets them (forget_grader).
     from course_utils.exercises import all_exercises
 
     all_exercises()

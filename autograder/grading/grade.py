@@ -551,7 +551,7 @@ def kernel_sandbox(hide: list[str], memory_bytes: int, root: Path = ROOT):
     from autograder.grading.forkserver import Sandbox
 
     return Sandbox(
-        hide=hide,
+        hide=sorted({*hide, *kernel_secrets(root)}),
         no_network=True,
         isolate=True,
         memory_bytes=memory_bytes,
@@ -560,6 +560,18 @@ def kernel_sandbox(hide: list[str], memory_bytes: int, root: Path = ROOT):
         private_tmp=True,
         keep=kernel_needs(root),
     )
+
+
+def kernel_secrets(root: Path = ROOT) -> list[str]:
+    """What in the course folder would answer an exercise: no grading kernel may read it.
+
+    The references and the catalogue of mistakes (``course_utils/exercises``), the tests and
+    their corpora of answers, and git's history, which holds every solution ever written.
+    The kernel keeps what the lessons import: ``course_utils``' messages, plots, graphs, the
+    objects handed to a learner's function, and the harness the grader drives.
+    """
+    found = [root / "course_utils" / "exercises", root / "tests", root / ".git"]
+    return [str(p.resolve()) for p in found if p.exists()]
 
 
 def kernel_needs(root: Path = ROOT) -> list[str]:

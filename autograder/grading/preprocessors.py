@@ -13,7 +13,7 @@ from nbformat import NotebookNode
 from traitlets import Bool, Integer
 
 from autograder.grading import notes
-from course_utils.exercises import ANSWER_MIME, SEED_ENV, decode, diagnose, get
+from course_utils.exercises import ANSWER_MIME, decode, diagnose, get
 from course_utils.i18n import Msg
 
 
@@ -51,14 +51,16 @@ CHECK_CALL = re.compile(
 
 
 class AssignSeed(Preprocessor):
-    """Choose this submission's random inputs: a fresh seed the learner's kernel inherits."""
+    """Choose this submission's random inputs: a fresh seed that stays in the grader's process.
+
+    The learner's kernel never sees it (not in its environment, not in a file): the grader
+    sends each test's inputs when it asks for the answers (:mod:`autograder.grading.harness`).
+    """
 
     enabled = Bool(True).tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict):
-        seed = secrets.randbits(32)
-        os.environ[SEED_ENV] = str(seed)
-        resources["course_seed"] = seed
+        resources["course_seed"] = secrets.randbits(32)
         return nb, resources
 
 
@@ -97,21 +99,17 @@ INCOMPLETE = Msg(
     "the end, or code in the notebook interfered with it.",
     "✗ 评分程序没有找到这道测试完整的答案记录：测试没有运行完，或者笔记本中的代码干扰了它。",
 )
-OTHER_INPUTS = Msg(
-    "✗ The recorded answers are for other inputs than the ones the grader chose.",
-    "✗ 记录下来的答案对应的输入并不是评分程序选定的输入。",
-)
 
 
 class VerifyAnswers(Preprocessor):
     """Grade the answers outside the learner's kernel.
 
-    The test cells' ``check()`` calls record what the learner's functions returned on
-    inputs drawn from the seed :class:`AssignSeed` chose. Here, in the grader's own
-    process, the references are computed again and compared; a test cell passes only
-    if every check it contains left a record that is right. Whatever the learner
-    patched in their kernel, a wrong or missing answer gets an error output, which
-    nbgrader scores as zero.
+    At each test cell the grader asked the learner's kernel for the answers of the learner's
+    functions on inputs drawn from the seed :class:`AssignSeed` chose, and kept only what
+    answered its own request (:mod:`autograder.grading.harness`). Here, in the grader's own
+    process, the references are computed and compared; a test cell passes only if every
+    check it contains has answers, all right. A wrong or missing answer gets an error
+    output, which nbgrader scores as zero; a right one, a line that says so.
     """
 
     enabled = Bool(True).tag(config=True)
@@ -148,8 +146,6 @@ class VerifyAnswers(Preprocessor):
             )
             if record is None:
                 problem = INCOMPLETE
-            elif record.get("seed") != self._seed:
-                problem = OTHER_INPUTS
             else:
                 problem = verify_outcomes(exercise_id, self._seed, hidden, record.get("outcomes"))
             if problem is not None:
@@ -160,7 +156,21 @@ class VerifyAnswers(Preprocessor):
             if ran and not errored:
                 notes.add(self._nb, "interference", meta.get("grade_id"))
             notes.fail_cell(cell, problem)
+        else:
+            cell.outputs.append(passed(checks))
         return cell, resources
+
+
+def passed(checks: list[tuple[str, bool]]) -> NotebookNode:
+    """The line a right answer gets: what was checked, and on how many inputs."""
+    lines_en, lines_zh = [], []
+    for exercise_id in dict.fromkeys(e for e, _ in checks):
+        exercise = get(exercise_id)
+        n = sum(len(exercise.inputs(0, hidden)) for e, hidden in checks if e == exercise_id)
+        lines_en.append(f"✓ {exercise.title.en}: right on all {n} inputs the grader chose.")
+        lines_zh.append(f"✓ {exercise.title.zh}：评分程序选定的 {n} 组输入全部正确。")
+    msg = Msg("\n".join(lines_en), "\n".join(lines_zh))
+    return nbformat.v4.new_output("stream", name="stdout", text=str(msg) + "\n")
 
 
 def _grade_id(cell: NotebookNode) -> str | None:

@@ -2,7 +2,7 @@
 
 Runs in the grader's process after :class:`~autograder.grading.preprocessors.VerifyAnswers`.
 For every ``check(id, name)`` of a graded test cell whose exercise forbids something
-(``Exercise.forbids``, see :mod:`course_utils.exercises.rules`), it looks at
+(``Exercise.forbids``, see :mod:`course_utils.rules`), it looks at
 
 - the submitted code (AST, never executed here): the answer cell that defines ``name``, or
   every answer cell above the test when the lesson defines ``name`` (the capstone's bridge),
@@ -29,12 +29,17 @@ from traitlets import Bool
 
 from autograder.grading import notes
 from autograder.grading.preprocessors import released_notebook
+from course_utils import rules as R
 from course_utils.exercises import ANSWER_MIME, get
-from course_utils.exercises import rules as R
 
 # Learner code that reaches into the checking machinery counts against every forbidding
 # exercise whose test runs after it, wherever it is.
-TAMPER = ("course_utils.exercises.rules", "course_utils.exercises.check", "course_utils.check")
+TAMPER = (
+    "course_utils.rules",
+    "course_utils.harness",
+    "course_utils.exercises",
+    "course_utils.check",
+)
 TAMPER_DYNAMIC = ("setprofile", "settrace", "_getframe", "f_globals", "__globals__")
 
 

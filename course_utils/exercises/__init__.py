@@ -5,44 +5,41 @@ function the learner writes; :func:`check` calls it on random inputs and compare
 the result with a reference computed by torch (usually by autograd itself), so a
 hard-coded answer cannot pass.
 
-When the grader runs a notebook it sets ``COURSE_GRADER_SEED``: the inputs then come
-from that seed and every check also emits what the learner's function returned
-(:data:`ANSWER_MIME`). The grader recomputes the references in its own process from
-the same seed and compares there, so nothing a learner patches in their kernel
-(``torch.allclose``, this package, ``showtraceback``) can change a grade.
+The grader never runs :func:`check`, and this package is not even importable in a grading
+kernel: the grader draws the inputs from a seed of its own, sends them to the learner's
+function (``course_utils.harness``) and compares what it returned with these references in
+its own process (``autograder.grading.preprocessors.VerifyAnswers``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import importlib
-import os
 import pkgutil
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from course_utils.checks import CheckFailure, check_tensor, check_value
+from course_utils.harness import (  # noqa: F401  (re-exported: the grader reads them here)
+    ANSWER_MIME,
+    decode,
+    encode,
+    same_randomness,
+)
 from course_utils.i18n import Msg, say
-
-ANSWER_MIME = "application/vnd.autograd-course.answer+json"
-SEED_ENV = "COURSE_GRADER_SEED"
-MAX_ENCODED_ELEMENTS = 100_000
-ANSWER_RNG_SEED = 20261122  # torch's global seed while an answer runs: see same_randomness
-
-# The means an exercise may forbid (``Exercise.forbids``). A derivation "by hand" forbids
-# every way of letting torch or the course differentiate for the learner.
-AUTOGRAD = "autograd"  # .backward(), torch.autograd.* (grad, functional.jacobian, ...)
-TORCH_FUNC = "torch.func"  # torch.func / functorch transforms (grad, vjp, jacrev, ...)
-OPTIM = "torch.optim"  # an optimizer, where the update rule is the exercise
-COURSE_REFERENCE = "course_reference"  # the course's own reference code (course_utils.*)
-DYNAMIC_CODE = "dynamic_code"  # exec / eval / compile of strings, importlib tricks
-BY_HAND = frozenset({AUTOGRAD, TORCH_FUNC, COURSE_REFERENCE, DYNAMIC_CODE})
+from course_utils.rules import (  # noqa: F401  (the exercise modules import them from here)
+    AUTOGRAD,
+    BY_HAND,
+    COURSE_REFERENCE,
+    DYNAMIC_CODE,
+    OPTIM,
+    TORCH_FUNC,
+)
 
 
 @dataclass(frozen=True)
@@ -214,18 +211,6 @@ def evaluate(
         return None, exc
 
 
-@contextlib.contextmanager
-def same_randomness() -> Iterator[None]:
-    """Run with torch's global generator at one fixed state, restored afterwards.
-
-    The learner's function and a catalogued mistake then draw the same random numbers
-    (a Dropout mask), so a mistake in a model's mode can be recognised by its values.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ANSWER_RNG_SEED)
-        yield
-
-
 def _in_graph(value: Any) -> bool:
     if isinstance(value, torch.Tensor):
         return bool(torch.Tensor.requires_grad.__get__(value))
@@ -366,13 +351,12 @@ def more_help(exercise_id: str) -> None:
     _FAILURES[exercise_id] = max(_FAILURES.get(exercise_id, 0), len(hints) - 1)
 
 
-def grader_seed() -> int | None:
-    raw = os.environ.get(SEED_ENV)
-    return int(raw) if raw and raw.isdigit() else None
-
-
 def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
-    """Test the learner's ``answer`` for one exercise; raise CheckFailure with a diagnosis."""
+    """Test the learner's ``answer`` for one exercise; raise CheckFailure with a diagnosis.
+
+    This is the learner's own check, in their kernel, on fresh random inputs. The grader never
+    calls it: it sends the learner's function its own inputs (``course_utils.harness``).
+    """
     exercise = get(exercise_id)
     if not callable(answer):
         raise CheckFailure(
@@ -381,24 +365,17 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
                 f"✗ {exercise_id} 应当是一个函数，实际得到 {type(answer).__name__}。",
             )
         )
-    seed = grader_seed()
-    emit = seed is not None
-    if seed is None:
-        seed = secrets.randbits(32)
-    outcomes = []
+    seed = secrets.randbits(32)
     first_problem: tuple[Msg, BaseException | None] | None = None
-    level = 0 if emit else _FAILURES.get(exercise_id, 0)
-    from course_utils.exercises import rules  # what the exercise forbids: see rules.py
+    level = _FAILURES.get(exercise_id, 0)
+    from course_utils import rules  # what the exercise forbids: see rules.py
 
     watch = rules.Watch(exercise.forbids, answer)
     answered = []
     for args in exercise.inputs(seed, hidden):
         actual, error = evaluate(exercise, answer, args, watch)
-        outcomes.append(
-            encode(actual) if error is None else {"t": "error", "type": type(error).__name__}
-        )
         answered.append((args, actual, error))
-        if isinstance(error, NotImplementedError) and not emit:
+        if isinstance(error, NotImplementedError):
             break  # a stub: the other inputs tell nothing more
     # All answers first, then the diagnosis: a mistake is named by what explains all of them.
     history = [(args, actual) for args, actual, error in answered if error is None]
@@ -407,100 +384,16 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
         if problem is not None:
             first_problem = (problem, error)
             break
-    if emit:
-        payload = {"exercise": exercise_id, "seed": seed, "hidden": hidden, "outcomes": outcomes}
-        _emit({**payload, "used": [list(use) for use in watch.uses]})
     used = watch.violations()
     if used:  # the answer's values may be right, but not the way it got them
         raise CheckFailure(rules.message(exercise.title, used))
     if first_problem is not None:
         problem, error = first_problem
-        if not emit and not isinstance(error, NotImplementedError):  # a stub is no attempt
+        if not isinstance(error, NotImplementedError):  # a stub is no attempt
             _FAILURES[exercise_id] = _FAILURES.get(exercise_id, 0) + 1
         raise CheckFailure(problem) from error
-    n = len(outcomes)
+    n = len(answered)
     say(
         f"✓ {exercise.title.en}: right on {n} random input(s).",
         f"✓ {exercise.title.zh}：{n} 组随机输入全部正确。",
     )
-
-
-def _emit(payload: dict) -> None:
-    from IPython.display import display
-
-    display({ANSWER_MIME: payload, "text/plain": f"<answers for {payload['exercise']}>"}, raw=True)
-
-
-def encode(value: Any, depth: int = 0) -> dict:
-    """A JSON-safe description of a learner's answer (never trusts the object's own methods)."""
-    try:
-        if isinstance(value, bool):
-            return {"t": "bool", "v": bool(value)}
-        if type(value) is int:
-            return {"t": "int", "v": int(value)}
-        if type(value) is float:
-            return {"t": "float", "v": _num(value)}
-        if isinstance(value, torch.Tensor):
-            plain = torch.Tensor.as_subclass(value.detach(), torch.Tensor)
-            if plain.numel() > MAX_ENCODED_ELEMENTS:
-                return {"t": "too_large", "numel": int(plain.numel())}
-            data = [_num(v) for v in plain.reshape(-1).double().tolist()]
-            encoded = {
-                "t": "tensor",
-                "dtype": str(plain.dtype).removeprefix("torch."),
-                "shape": list(plain.shape),
-                "data": data,
-                "subclass": type(value) is not torch.Tensor,
-            }
-            if torch.Tensor.requires_grad.__get__(value):  # an exercise may ask for no graph
-                encoded["requires_grad"] = True
-            return encoded
-        if isinstance(value, (tuple, list)) and depth < 2 and len(value) <= 16:
-            return {"t": "tuple", "items": [encode(v, depth + 1) for v in value]}
-        if value is None:
-            return {"t": "none"}
-        return {"t": "other", "type": type(value).__name__[:60]}
-    except Exception:
-        return {"t": "invalid"}
-
-
-def _num(v: float) -> float | str:
-    return v if v == v and v not in (float("inf"), float("-inf")) else repr(v)
-
-
-def decode(obj: Any) -> Any:
-    """Rebuild an encoded answer in the grader's process; unknown shapes become None."""
-    if not isinstance(obj, dict):
-        return None
-    t = obj.get("t")
-    if t == "bool":
-        return bool(obj.get("v"))
-    if t == "int" and isinstance(obj.get("v"), int):
-        return int(obj["v"])
-    if t == "float" and isinstance(obj.get("v"), (int, float, str)):
-        return float(obj["v"])
-    if t == "tensor":
-        dtype = getattr(torch, str(obj.get("dtype")), None)
-        shape, data = obj.get("shape"), obj.get("data")
-        if (
-            not isinstance(dtype, torch.dtype)
-            or not isinstance(shape, list)
-            or not isinstance(data, list)
-        ):
-            return None
-        if not all(isinstance(s, int) and s >= 0 for s in shape):
-            return None
-        try:
-            values = (
-                torch.tensor([float(v) for v in data], dtype=torch.float64).reshape(shape).to(dtype)
-            )
-            if obj.get("requires_grad") is True and (
-                values.is_floating_point() or values.is_complex()
-            ):
-                values.requires_grad_(True)
-            return values
-        except (TypeError, ValueError, RuntimeError):
-            return None
-    if t == "tuple" and isinstance(obj.get("items"), list):
-        return tuple(decode(v) for v in obj["items"])
-    return None

@@ -33,14 +33,16 @@ from typing import Any
 
 import torch
 
-from course_utils.exercises import (
-    AUTOGRAD,
-    COURSE_REFERENCE,
-    DYNAMIC_CODE,
-    OPTIM,
-    TORCH_FUNC,
-)
 from course_utils.i18n import Msg
+
+# The means an exercise may forbid (``Exercise.forbids``). A derivation "by hand" forbids
+# every way of letting torch or the course differentiate for the learner.
+AUTOGRAD = "autograd"  # .backward(), torch.autograd.* (grad, functional.jacobian, ...)
+TORCH_FUNC = "torch.func"  # torch.func / functorch transforms (grad, vjp, jacrev, ...)
+OPTIM = "torch.optim"  # an optimizer, where the update rule is the exercise
+COURSE_REFERENCE = "course_reference"  # the course's own reference code (course_utils.*)
+DYNAMIC_CODE = "dynamic_code"  # exec / eval / compile of strings, importlib tricks
+BY_HAND = frozenset({AUTOGRAD, TORCH_FUNC, COURSE_REFERENCE, DYNAMIC_CODE})
 
 MEANS = (AUTOGRAD, TORCH_FUNC, OPTIM, COURSE_REFERENCE, DYNAMIC_CODE)
 
@@ -387,7 +389,7 @@ def _kernel_defines_backward(answer: Callable) -> bool:
 # --- the runtime view -----------------------------------------------------------------------
 
 _TORCH = os.path.dirname(torch.__file__) + os.sep
-_COURSE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_COURSE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _EXERCISES = os.path.join(_COURSE, "exercises") + os.sep
 _GRAPH = os.path.join(_COURSE, "graph.py")
 _ROOT = os.path.dirname(_COURSE.rstrip(os.sep))
