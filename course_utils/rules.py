@@ -43,8 +43,15 @@ OPTIM = "torch.optim"  # an optimizer, where the update rule is the exercise
 COURSE_REFERENCE = "course_reference"  # the course's own reference code (course_utils.*)
 DYNAMIC_CODE = "dynamic_code"  # exec / eval / compile of strings, importlib tricks
 BY_HAND = frozenset({AUTOGRAD, TORCH_FUNC, COURSE_REFERENCE, DYNAMIC_CODE})
+# Two more that the grader adds itself (Exercise.__post_init__): a derivation by hand may use
+# only what NOT_ALLOWED's list allows, and no exercise accepts code that reaches into the kernel.
+NOT_ALLOWED = "not_allowed"  # outside a derivation's allowlist (see ALLOWED_* below)
+TAMPER = "tamper"  # sys, threads, frames, IPython, monkey-patching: anywhere in the notebook
+FINITE_DIFFERENCES = "finite_differences"  # a step h where a derivation is asked
+EVERY_EXERCISE = frozenset({COURSE_REFERENCE, DYNAMIC_CODE, TAMPER})
 
-MEANS = (AUTOGRAD, TORCH_FUNC, OPTIM, COURSE_REFERENCE, DYNAMIC_CODE)
+MEANS = (AUTOGRAD, TORCH_FUNC, OPTIM, COURSE_REFERENCE, DYNAMIC_CODE, NOT_ALLOWED, TAMPER)
+MEANS += (FINITE_DIFFERENCES,)
 
 Use = tuple[str, str]  # (means, what was used), e.g. ("autograd", "loss.backward()")
 MAX_USES = 12
@@ -78,6 +85,26 @@ WHY: dict[str, Msg] = {
         "请把函数写成普通的代码，否则不计分。",
     ),
 }
+
+WHY[NOT_ALLOWED] = Msg(
+    "this exercise asks for a derivation by hand, which may use arithmetic, tensor operations, "
+    "`math` and your own helpers; `{what}` is none of these, so this answer does not count.",
+    "这道练习要求手工推导，只能使用算术运算、张量运算、`math` 和你自己写的辅助函数；"
+    "`{what}` 不在其中，所以这个答案不计分。",
+)
+WHY[FINITE_DIFFERENCES] = Msg(
+    "this exercise asks you to derive the gradient; `{what}` is a finite difference, which only "
+    "approximates it. Write the derivative's formula instead, or this answer does not count.",
+    "这道练习要求你推导出梯度；`{what}` 说明你用的是有限差分，它只能近似梯度。"
+    "请写出导数的公式，否则这个答案不计分。",
+)
+WHY[TAMPER] = Msg(
+    "`{what}` in your notebook reaches into the Python process, IPython or the modules the "
+    "grader relies on; graded notebooks may not do that, so the exercises after it do not count. "
+    "Remove it and run the notebook again.",
+    "你的笔记本里的 `{what}` 会去改动 Python 进程、IPython 或评分程序依赖的模块；"
+    "参加评分的笔记本不允许这样做，所以它之后的练习都不计分。请删掉它，再重新运行笔记本。",
+)
 
 REBOUND = Msg(
     "the test calls `{what}`, but your code gives that name another value; the test must call "
@@ -208,10 +235,130 @@ def _paths(node: ast.AST, table: dict[str, set[str]], local: set[str]) -> set[st
     return set()
 
 
+# --- what any graded notebook may do, and what a derivation by hand may use -----------------
+
+# Modules a learner's cell may import. Anything else (sys, os, threading, inspect, gc, ctypes,
+# importlib, operator, IPython, pickle, ...) can reach the kernel, the harness or the grader.
+SAFE_MODULES = frozenset(
+    {
+        "torch", "torchvision", "numpy", "math", "cmath", "random", "itertools", "collections",
+        "dataclasses", "typing", "functools", "statistics", "time", "matplotlib", "copy",
+        "warnings", "textwrap", "string", "re", "json", "fractions", "decimal", "pprint",
+        "course_utils", "abc", "enum", "numbers", "heapq", "bisect", "__future__",
+    }
+)  # fmt: skip
+# course_utils' parts that drive or judge the grading: never a learner's to import.
+COURSE_PRIVATE = {"harness", "rules", "exercises"}
+# Builtins that reach the interpreter, IPython or files.
+TAMPER_BUILTINS = {"get_ipython", "breakpoint", "open", "input", "exit", "quit", "help"}
+TAMPER_BUILTINS |= {"__builtins__", "__loader__", "__spec__", "memoryview", "classmethod_"}
+# Dunder attributes anyone may use; the others (__dict__, __globals__, __class__, __code__,
+# __closure__, __self__, __subclasses__, ...) lead out of the object to the interpreter.
+ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__call__", "__len__", "__qualname__"}
+# IPython magics a graded cell may hold; ``%time``/``%timeit`` lines are read as the code they time.
+SAFE_MAGICS = {"matplotlib", "time", "timeit"}
+
+# A derivation by hand: arithmetic, tensor operations, math, and the learner's own helpers.
+BY_HAND_MODULES = {"torch", "math", "numpy", "typing", "collections", "__future__"}
+# torch's parts that differentiate, optimise, compile or reach its internals.
+TORCH_DENIED = {
+    "autograd", "func", "optim", "ops", "library", "jit", "compile", "vmap", "fx", "utils",
+    "testing", "hub", "distributed", "backends", "export", "overrides", "profiler", "package",
+    "onnx", "ao", "quantization", "compiler", "monitor", "multiprocessing", "finfo",
+}  # fmt: skip
+# Attributes of values that walk or run autograd's graph.
+VALUE_DENIED = {"backward", "grad_fn", "next_functions", "register_hook", "variable"}
+VALUE_DENIED |= {"register_post_accumulate_grad_hook", "register_full_backward_hook"}
+VALUE_DENIED |= {"register_backward_hook", "register_full_backward_pre_hook", "_grad_fn"}
+# Reading the graph is the point of the graph lesson; only a derivative may not walk it.
+GRAPH_WALK = {"grad_fn", "next_functions"}
+SAFE_BUILTINS = {
+    "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "int",
+    "isinstance", "len", "list", "map", "max", "min", "pow", "print", "range", "reversed",
+    "round", "set", "sorted", "str", "sum", "tuple", "zip", "super", "property", "staticmethod",
+    "classmethod", "object", "repr", "format", "iter", "next", "slice", "frozenset", "callable",
+    "hasattr", "getattr", "setattr", "type", "ValueError", "TypeError", "NotImplementedError",
+    "RuntimeError", "KeyError", "IndexError", "Exception", "ZeroDivisionError", "AssertionError",
+    "ArithmeticError", "StopIteration", "True", "False", "None", "NotImplemented",
+}  # fmt: skip
+FINITE_STEP = 1e-3  # a constant this small, in a derivation, is a finite difference's step
+
+
+MODULE_ROOTS = frozenset(sys.stdlib_module_names) | SAFE_MODULES | {"IPython", "functorch"}
+
+
+def _module_path(table: dict[str, set[str]], name: str) -> bool:
+    """Whether ``name`` resolved (through imports) to a module or one of its members."""
+    return name in table and any(p.split(".")[0] in MODULE_ROOTS for p in table[name])
+
+
+def allowed_by_hand(path: str) -> bool:
+    """Whether a derivation by hand may use the dotted name ``path`` (``torch.exp``: yes)."""
+    parts = path.split(".")
+    root = parts[0]
+    if any(p.startswith("_") and p != "__future__" for p in parts):
+        return False
+    if root in ("math", "numpy", "typing", "collections", "__future__"):
+        return True
+    if root == "course_utils":
+        return len(parts) == 1 or parts[1] in ("i18n", "Msg", "say")
+    if root != "torch":
+        return False
+    if len(parts) == 1:
+        return True
+    if parts[1] in TORCH_DENIED:
+        return False
+    if parts[1] == "nn" and len(parts) > 2 and parts[2] in ("utils", "parallel"):
+        return False
+    return not (parts[1] == "Tensor" and len(parts) > 2 and parts[2] in VALUE_DENIED)
+
+
+def _small_constant(node: ast.AST) -> float | complex | None:
+    """The value of a constant expression (``1e-6``, ``10 ** -6``, ``1j``) if it is one."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, complex)):
+        return None if isinstance(node.value, bool) else node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _small_constant(node.operand)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Pow, ast.Mult, ast.Div)):
+        left, right = _small_constant(node.left), _small_constant(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            if isinstance(node.op, ast.Pow):
+                return left**right if abs(right) < 64 else None
+            return left * right if isinstance(node.op, ast.Mult) else left / right
+        except (ArithmeticError, TypeError, ValueError):
+            return None
+    return None
+
+
 class _Finder(ast.NodeVisitor):
-    def __init__(self, table: dict[str, set[str]], learner_backward: bool) -> None:
+    """Every forbidden-looking means in the code, and, asked for, what an allowlist excludes.
+
+    ``by_hand``: also what a derivation by hand may not use (:data:`NOT_ALLOWED`): names outside
+    :func:`allowed_by_hand`, builtins outside :data:`SAFE_BUILTINS`, graph-walking attributes,
+    private attributes the learner's own code never sets. ``derives``: a constant small enough to
+    be a finite difference's step (:data:`FINITE_DIFFERENCES`). Always: what reaches into the
+    kernel (:data:`TAMPER`). ``bound``: the names the learner's code binds at module level.
+    """
+
+    def __init__(
+        self,
+        table: dict[str, set[str]],
+        learner_backward: bool,
+        *,
+        by_hand: bool = False,
+        derives: bool = False,
+        bound: Iterable[str] = (),
+        own_attrs: Iterable[str] = (),
+    ) -> None:
         self.table = table
         self.learner_backward = learner_backward
+        self.by_hand = by_hand
+        self.derives = derives
+        self.bound = set(bound)
+        self.own_attrs = set(own_attrs)
         self.uses: list[Use] = []
         self.local: list[set[str]] = [set()]
 
@@ -228,6 +375,10 @@ class _Finder(ast.NodeVisitor):
             for sub in ast.walk(stmt):
                 if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
                     names.add(sub.id)
+                elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names.add(sub.name)
+                elif isinstance(sub, ast.arg):
+                    names.add(sub.arg)
         self.local.append(names)
         for default in [*args.defaults, *args.kw_defaults]:
             if default is not None:
@@ -237,47 +388,170 @@ class _Finder(ast.NodeVisitor):
         self.local.pop()
         for deco in getattr(node, "decorator_list", []):
             self.visit(deco)
+        for annotation in [getattr(node, "returns", None)]:
+            if annotation is not None:
+                self.visit(annotation)
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.local.append({node.name})
+        self.generic_visit(node)
+        self.local.pop()
 
     def _scope(self) -> set[str]:
         return set().union(*self.local[1:]) if len(self.local) > 1 else set()
 
+    def _import(self, module: str, what: str) -> None:
+        parts = module.split(".")
+        if parts[0] not in SAFE_MODULES or any(
+            p.startswith("_") and p != "__future__" for p in parts
+        ):
+            self._add((TAMPER, what))
+        elif parts[0] == "course_utils" and len(parts) > 1 and parts[1] in COURSE_PRIVATE:
+            self._add((TAMPER, what))
+        elif parts[0] == "torch" and len(parts) > 1 and parts[1] in ("ops", "library"):
+            self._add((TAMPER, what))
+        if self.by_hand and (parts[0] not in BY_HAND_MODULES or not allowed_by_hand(module)):
+            self._add((NOT_ALLOWED, what))
+
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._add(_classify_path(alias.name, self.learner_backward))
+            self._import(alias.name, f"import {alias.name}")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if node.level:
+            self._add((TAMPER, f"from {'.' * node.level}{module} import …"))
         for alias in node.names:
-            path = f"{node.module or ''}.{alias.name}".lstrip(".")
+            path = f"{module}.{alias.name}".lstrip(".")
             self._add(_classify_path(path, self.learner_backward))
+            self._import(
+                path if module in ("course_utils", "torch") else module,
+                f"from {module} import {alias.name}",
+            )
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Name) and func.id not in self._scope():
             if func.id in DYNAMIC_BUILTINS:
                 self._add((DYNAMIC_CODE, f"{func.id}()"))
-            if func.id in ("getattr", "setattr", "delattr") and (
+            if func.id in ("getattr", "setattr", "delattr", "hasattr") and (
                 len(node.args) < 2 or not isinstance(node.args[1], ast.Constant)
             ):
                 self._add((DYNAMIC_CODE, f"{func.id}() with a computed name"))
+            if func.id in ("setattr", "delattr") and node.args and self._imported(node.args[0]):
+                self._add((TAMPER, f"{func.id}() on a module"))
         self.generic_visit(node)
 
+    def _imported(self, node: ast.AST) -> bool:
+        """Whether an expression's root name is an import (a module or one of its members)."""
+        while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return (
+            isinstance(node, ast.Name)
+            and node.id not in self._scope()
+            and _module_path(self.table, node.id)
+        )
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr.startswith("__") and node.attr.endswith("__"):
+            if node.attr not in ALLOWED_DUNDERS:
+                self._add((TAMPER, f".{node.attr}"))
+        if isinstance(node.ctx, (ast.Store, ast.Del)) and self._imported(node.value):
+            self._add((TAMPER, f"{_dotted(node)} = … (changing a module)"))
         # the whole chain `torch.autograd.no_grad` is judged once, not its prefix `torch.autograd`
-        for path in _paths(node, self.table, self._scope()):
+        paths = _paths(node, self.table, self._scope())
+        for path in paths:
             self._add(_classify_path(path, self.learner_backward))
+            parts = path.split(".")
+            if (
+                parts[0] == "torch"
+                and len(parts) > 1
+                and (parts[1] in ("ops", "library") or parts[1].startswith("_"))
+            ):
+                self._add((TAMPER, path))
+        if self.by_hand:
+            self._by_hand_attribute(node, paths)
         inner: ast.AST = node.value
         while isinstance(inner, ast.Attribute):
+            if self.by_hand:
+                self._by_hand_attribute(inner, set())
             inner = inner.value
         if not isinstance(inner, ast.Name):
             self.visit(inner)
+        elif self.by_hand and not any(p.split(".")[0] != inner.id for p in paths):
+            self.visit(inner)
+
+    def _by_hand_attribute(self, node: ast.Attribute, paths: set[str]) -> None:
+        rooted = [p for p in paths if not p.startswith("?")]
+        if rooted and self._imported(node):
+            for path in rooted:
+                if not allowed_by_hand(path):
+                    self._add((NOT_ALLOWED, path))
+            return
+        attr = node.attr
+        if attr == "backward" and self.learner_backward:
+            return  # the learner's own engine; the runtime view still sees torch's
+        if attr in VALUE_DENIED and (self.derives or attr not in GRAPH_WALK):
+            self._add((NOT_ALLOWED, f".{attr}"))
+        elif attr.startswith("_") and not attr.startswith("__") and attr not in self.own_attrs:
+            self._add((NOT_ALLOWED, f".{attr}"))
 
     def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load):
-            for path in _paths(node, self.table, self._scope()):
-                if path != node.id or node.id in DYNAMIC_ROOTS:
-                    self._add(_classify_path(path, self.learner_backward))
+        if not isinstance(node.ctx, ast.Load):
+            return
+        local = node.id in self._scope()
+        if not local and node.id in TAMPER_BUILTINS and node.id not in self.bound:
+            self._add((TAMPER, f"{node.id}"))
+        for path in _paths(node, self.table, self._scope()):
+            if path != node.id or node.id in DYNAMIC_ROOTS:
+                self._add(_classify_path(path, self.learner_backward))
+            if self.by_hand and not local and path != node.id and not allowed_by_hand(path):
+                self._add((NOT_ALLOWED, path))
+        if (
+            self.by_hand
+            and not local
+            and node.id not in self.bound
+            and node.id not in self.table
+            and node.id in BUILTIN_NAMES
+            and node.id not in SAFE_BUILTINS
+        ):
+            self._add((NOT_ALLOWED, f"{node.id}()"))
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        self._step(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if not self._step(node):
+            self.generic_visit(node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        if not self._step(node):
+            self.generic_visit(node)
+
+    def _step(self, node: ast.AST) -> bool:
+        """A finite difference's step (or the complex step) where a derivation is asked."""
+        if not self.derives:
+            return False
+        value = _small_constant(node)
+        if value is None:
+            return False
+        if isinstance(value, complex) and value.imag:
+            self._add((FINITE_DIFFERENCES, f"the complex step {value!r}"))
+        elif isinstance(value, (int, float)) and 0 < abs(value) <= FINITE_STEP:
+            self._add((FINITE_DIFFERENCES, f"the step {value:g}"))
+        return True
+
+
+BUILTIN_NAMES = frozenset(dir(__import__("builtins")))
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return node.id if isinstance(node, ast.Name) else "…"
 
 
 def defines_backward(trees: Iterable[ast.AST]) -> bool:
@@ -309,23 +583,76 @@ def find_uses(
     *,
     aliases: dict[str, set[str]] | None = None,
     learner_backward: bool = False,
+    by_hand: bool = False,
+    derives: bool = False,
+    bound: Iterable[str] = (),
+    own_attrs: Iterable[str] = (),
 ) -> list[Use]:
-    """Every forbidden-looking means the code refers to, with aliases resolved."""
+    """Every forbidden-looking means the code refers to, with aliases resolved (see _Finder)."""
     trees = list(code)
     table = aliases if aliases is not None else aliases_of(trees)
-    finder = _Finder(table, learner_backward)
+    finder = _Finder(
+        table,
+        learner_backward,
+        by_hand=by_hand,
+        derives=derives,
+        bound=bound,
+        own_attrs=own_attrs,
+    )
     for tree in trees:
         finder.visit(tree)
     return _shorter(finder.uses)[:MAX_USES]
 
 
+def _magic(line: str) -> tuple[str, str] | None:
+    """``(name, rest)`` of an IPython magic or shell line (``!ls`` is the magic ``!``)."""
+    stripped = line.lstrip()
+    if stripped.startswith("!"):
+        return "!", stripped[1:]
+    if stripped.startswith("%"):
+        body = stripped.lstrip("%")
+        name, _, rest = body.partition(" ")
+        return name, rest
+    return None
+
+
 def parse(source: str) -> ast.Module | None:
-    """The AST of a cell, or None when it is not Python (IPython magics are blanked first)."""
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    """The AST of a cell, or None when it is not Python.
+
+    ``%time``/``%timeit`` lines (and cells) are read as the code they run; other magics and
+    shell lines are blanked (:func:`magic_uses` judges them)."""
+    lines = []
+    for line in source.splitlines():
+        magic = _magic(line)
+        if magic is None:
+            lines.append(line)
+        elif magic[0] in ("time", "timeit") and not line.lstrip().startswith("%%"):
+            indent = line[: len(line) - len(line.lstrip())]
+            rest = magic[1].strip()
+            while rest.startswith("-"):  # %timeit -n 10 -r 3 code
+                _, _, rest = rest.partition(" ")
+                if rest[:1].isdigit():
+                    _, _, rest = rest.partition(" ")
+                rest = rest.strip()
+            lines.append(indent + rest)
+        else:
+            lines.append("")
     try:
         return ast.parse("\n".join(lines))
     except (SyntaxError, ValueError):
         return None
+
+
+def magic_uses(source: str) -> list[Use]:
+    """IPython magics and shell lines a graded notebook may not hold (``%run``, ``!pip``, …)."""
+    found: list[Use] = []
+    for line in source.splitlines():
+        magic = _magic(line)
+        if magic is not None and magic[0] not in SAFE_MAGICS:
+            use = (TAMPER, line.strip()[:60])
+            if use not in found:
+                found.append(use)
+    return found
 
 
 def function_uses(answer: Callable, *, depth: int = 2) -> list[Use]:

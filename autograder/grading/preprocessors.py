@@ -170,7 +170,9 @@ def passed(checks: list[tuple[str, bool]]) -> NotebookNode:
         lines_en.append(f"✓ {exercise.title.en}: right on all {n} inputs the grader chose.")
         lines_zh.append(f"✓ {exercise.title.zh}：评分程序选定的 {n} 组输入全部正确。")
     msg = Msg("\n".join(lines_en), "\n".join(lines_zh))
-    return nbformat.v4.new_output("stream", name="stdout", text=str(msg) + "\n")
+    return nbformat.v4.new_output(
+        "display_data", data={"text/plain": msg.render("both")}, metadata={notes.PASSED: True}
+    )
 
 
 def _grade_id(cell: NotebookNode) -> str | None:

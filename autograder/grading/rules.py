@@ -30,17 +30,11 @@ from traitlets import Bool
 from autograder.grading import notes
 from autograder.grading.preprocessors import released_notebook
 from course_utils import rules as R
-from course_utils.exercises import ANSWER_MIME, get
+from course_utils.exercises import ANSWER_MIME, Exercise, get
 
-# Learner code that reaches into the checking machinery counts against every forbidding
-# exercise whose test runs after it, wherever it is.
-TAMPER = (
-    "course_utils.rules",
-    "course_utils.harness",
-    "course_utils.exercises",
-    "course_utils.check",
-)
-TAMPER_DYNAMIC = ("setprofile", "settrace", "_getframe", "f_globals", "__globals__")
+# Learner code anywhere above a test that reaches into the kernel (rules.TAMPER) or runs code
+# built from strings counts against that test's exercise, whatever it forbids.
+TAMPERING = (R.TAMPER, R.DYNAMIC_CODE)
 
 
 @dataclass
@@ -140,6 +134,14 @@ class Submission:
                     )
         self.aliases = R.aliases_of(self.trees)
         self.learner_backward = R.defines_backward(s.node for s in self.statements)
+        self.bound = set().union(*(s.binds for s in self.statements))
+        self.own_attrs = own_attributes(s.node for s in self.statements)
+        self.magics: list[tuple[int, R.Use]] = [
+            (i, use)
+            for i, cell in enumerate(nb.cells)
+            if self.kind.get(i) in ("answer", "learner")
+            for use in R.magic_uses(cell.source)
+        ]
         self.lesson_binds: dict[str, list[int]] = {}
         for i, cell in enumerate(nb.cells):
             if self.kind.get(i) == "lesson" and not cell.metadata.get("nbgrader", {}).get("grade"):
@@ -177,22 +179,24 @@ class Submission:
                     todo |= s.loads - done
         return chosen
 
-    def uses(self, statements: list[Statement]) -> list[R.Use]:
+    def uses(self, statements: list[Statement], exercise: Exercise | None = None) -> list[R.Use]:
+        """What the statements use; for an exercise, judged by its allowlist too."""
+        forbids = exercise.forbids if exercise is not None else frozenset()
         return R.find_uses(
             [ast.Module(body=[s.node], type_ignores=[]) for s in statements],
             aliases=self.aliases,
-            learner_backward=self.learner_backward,
+            learner_backward=self.learner_backward and exercise is not None and exercise.engine,
+            by_hand=R.NOT_ALLOWED in forbids,
+            derives=R.FINITE_DIFFERENCES in forbids,
+            bound=self.bound | set(self.lesson_binds),
+            own_attrs=self.own_attrs,
         )
 
     def tampering(self, test: int) -> list[R.Use]:
-        """Learner code above the test that reaches into the checking machinery."""
-        found = []
-        for use in self.uses([s for s in self.statements if s.cell < test]):
-            if use[1].startswith(TAMPER) or (
-                use[0] == R.DYNAMIC_CODE and any(t in use[1] for t in TAMPER_DYNAMIC)
-            ):
-                found.append(use)
-        return found
+        """Learner code anywhere above the test that reaches into the kernel (or magics)."""
+        above = [s for s in self.statements if s.cell < test]
+        found = [use for use in self.uses(above) if use[0] in TAMPERING]
+        return found + [use for i, use in self.magics if i < test and use not in found]
 
     def rebound(self, name: str, test: int) -> bool:
         """Whether learner code above the test gives ``name`` a value other than its one definition."""
@@ -207,6 +211,23 @@ class Submission:
             and s.node.name == name
         ]
         return len(bindings) > (1 if defs else 0)
+
+
+def own_attributes(statements) -> set[str]:
+    """Attributes the learner's own code sets or defines (``self._prev = …``, ``def _backward``)."""
+    names: set[str] = set()
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        names.add(item.name)
+                    for sub in ast.walk(item):
+                        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                            names.add(sub.id)
+    return names
 
 
 def runtime_uses(cell: NotebookNode, exercise_id: str) -> list[R.Use]:
@@ -238,11 +259,9 @@ class EnforceRules(Preprocessor):
                 except KeyError:
                     continue
                 rebound = [name] if code.rebound(name, index) else []
-                used: list[R.Use] = []
-                if exercise.forbids:
-                    static = code.uses(code.answer_code(name, index))
-                    used = R.forbidden(static + runtime_uses(cell, exercise_id), exercise.forbids)
-                    used += [u for u in code.tampering(index) if u not in used]
+                static = code.uses(code.answer_code(name, index), exercise)
+                used = R.forbidden(static + runtime_uses(cell, exercise_id), exercise.forbids)
+                used += [u for u in code.tampering(index) if u not in used]
                 if used or rebound:
                     verdicts.append((exercise, used, rebound))
             seen: set[str] = set()

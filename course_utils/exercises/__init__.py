@@ -37,7 +37,11 @@ from course_utils.rules import (  # noqa: F401  (the exercise modules import the
     BY_HAND,
     COURSE_REFERENCE,
     DYNAMIC_CODE,
+    EVERY_EXERCISE,
+    FINITE_DIFFERENCES,
+    NOT_ALLOWED,
     OPTIM,
+    TAMPER,
     TORCH_FUNC,
 )
 
@@ -69,7 +73,11 @@ class Exercise:
     (a Python number or bool). ``edge_cases()`` lists extra inputs the hidden test adds.
     ``no_graph`` asks tensor answers to be outside any computational graph
     (``requires_grad`` False, no ``grad_fn``). ``forbids`` names the means the exercise
-    does not accept (:data:`BY_HAND` for a derivation by hand).
+    does not accept (:data:`BY_HAND` for a derivation by hand); every exercise also forbids
+    :data:`~course_utils.rules.EVERY_EXERCISE`. ``derives`` (by default: when autograd is
+    forbidden) marks an exercise whose answer is a derivative, where a finite difference does
+    not count; ``engine`` one that the learner answers with their own autograd engine, whose
+    ``.backward`` is theirs.
 
     Hints come in tiers, ``hints``: the first failure shows ``hints[0]`` (a conceptual
     nudge), later failures in the same kernel, or :func:`more_help`, the stronger ones; no
@@ -97,8 +105,21 @@ class Exercise:
     hints: tuple[Msg, ...] = ()
     mistakes: tuple[Mistake, ...] = ()
     diagnoses: tuple[tuple[Callable[[tuple, Any], bool], Msg], ...] = ()
+    derives: bool | None = None
+    engine: bool = False
 
     def __post_init__(self) -> None:
+        # Every exercise forbids the course's own code, code built from strings and code that
+        # reaches into the kernel; a derivation by hand may use only an allowlist, and no
+        # finite difference where a derivative is asked (rules.NOT_ALLOWED, FINITE_DIFFERENCES).
+        forbids = set(self.forbids) | EVERY_EXERCISE
+        if AUTOGRAD in forbids:
+            forbids.add(NOT_ALLOWED)
+        if self.derives is None:
+            object.__setattr__(self, "derives", AUTOGRAD in forbids)
+        if self.derives:
+            forbids.add(FINITE_DIFFERENCES)
+        object.__setattr__(self, "forbids", frozenset(forbids))
         if not self.hints:
             if self.hint is None:
                 raise ValueError(f"exercise {self.id!r} needs `hints` (or `hint`)")

@@ -165,6 +165,8 @@ def _layout_hint() -> Msg:
 register(
     Exercise(
         id="capstone.forward",
+        derives=False,
+        engine=True,
         forbids=BY_HAND,
         title=Msg("Forward values of +, −, *, /, **", "+、−、*、/、** 的前向值"),
         make_args=lambda gen: random_program(gen, ARITHMETIC),
@@ -209,6 +211,7 @@ register(
 register(
     Exercise(
         id="capstone.backward",
+        engine=True,
         forbids=BY_HAND,
         title=Msg("Gradients through a graph with shared nodes", "穿过共享节点的梯度"),
         make_args=lambda gen: random_program(gen, ARITHMETIC),
@@ -260,6 +263,7 @@ register(
 register(
     Exercise(
         id="capstone.nonlinear",
+        engine=True,
         forbids=BY_HAND,
         title=Msg("tanh and relu in any expression", "任意表达式中的 tanh 与 relu"),
         make_args=lambda gen: random_program(gen, ALL_OPS, n_ops=(4, 10)),
@@ -370,6 +374,8 @@ def _train_variant(xs, ys, w0, b0, lr, steps, *, mean=True, reset=True, after=Fa
 register(
     Exercise(
         id="capstone.train",
+        derives=False,
+        engine=True,
         forbids=BY_HAND | {OPTIM},
         title=Msg("Training a neuron with your engine", "用你的引擎训练一个神经元"),
         make_args=_train_args,

@@ -239,6 +239,7 @@ def _leaves_mentioned(expr, xs) -> int:
 register(
     Exercise(
         id="computational_graph.grad_leaves",
+        derives=False,
         forbids=BY_HAND,
         title=Msg("Leaves that will receive a gradient", "会得到梯度的叶子张量"),
         make_args=_terms_args,

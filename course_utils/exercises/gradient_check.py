@@ -67,6 +67,7 @@ def _autograd_gradient(f: NamedFunction, x: torch.Tensor) -> torch.Tensor:
 register(
     Exercise(
         id="differentiation.central_difference",
+        derives=False,
         title=Msg("A central-difference gradient", "中心差分梯度"),
         make_args=lambda gen: (
             _test_function(gen),
@@ -159,6 +160,7 @@ def _relative_error_args(gen: torch.Generator) -> tuple:
 register(
     Exercise(
         id="differentiation.relative_error",
+        derives=False,
         title=Msg("Relative error of two gradients", "两个梯度的相对误差"),
         make_args=_relative_error_args,
         reference=relative_error_reference,
@@ -272,6 +274,7 @@ def gradcheck_rejects_reference(name: str) -> bool:
 register(
     Exercise(
         id="differentiation.gradcheck_rejects",
+        derives=False,
         title=Msg("Which backward does gradcheck reject?", "gradcheck 会拒绝哪些 backward？"),
         make_args=lambda gen: (
             sorted(BACKWARD_CANDIDATES)[int(torch.randint(0, 10, (1,), generator=gen))],

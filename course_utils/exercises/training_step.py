@@ -44,6 +44,7 @@ def _sgd_reference(p: torch.Tensor, g: torch.Tensor, lr: float) -> torch.Tensor:
 register(
     Exercise(
         id="training_step.sgd_update",
+        derives=False,
         forbids=BY_HAND | {OPTIM},
         title=Msg("The parameter after one SGD step", "一步 SGD 之后的参数"),
         make_args=_sgd_args,
@@ -206,6 +207,7 @@ _MOMENTUM_MISTAKES = (
 register(
     Exercise(
         id="training_step.momentum_two_steps",
+        derives=False,
         title=Msg(
             "Two SGD steps: momentum, weight decay, a new learning rate",
             "两步 SGD：动量、权重衰减和新的学习率",
