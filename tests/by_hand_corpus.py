@@ -11,7 +11,15 @@ values are right and only the means can cost it the points:
   where the lesson itself defines the checked name (the capstone's bridge), the reference is
   assigned to that name instead;
 - ``dynamic_code``: the answer cell is ``exec`` (or ``compile``) of the right answer's source;
-- ``rebinding``: the right answer, then the checked name bound to the reference.
+- ``rebinding``: the right answer, then the checked name bound to the reference;
+- ``tamper``: the issue's masking tricks (``sys.setprofile(None)``, a thread,
+  ``operator.attrgetter``, ``inspect.getmodule``, ``torch.ops.aten``, ``__globals__``,
+  ``get_ipython()``), which zero every test after them;
+- ``not_allowed``: what a derivation's allowlist leaves out (``functools``, ``torch.vmap``,
+  ``torch.nn.utils``); ``finite_differences``: a step (``1e-6``, ``2 ** -20``, ``1j``).
+
+Every exercise forbids the course's code, code from strings and tampering, so every exercise
+has cheats; a cheat that imports the course's grader-side code tampers too.
 
 Cheats aimed at different exercises share a submission: submission k holds cheat k of every
 exercise that has one, every other answer is left as released (blank).
@@ -30,7 +38,10 @@ from course_utils.exercises import (
     AUTOGRAD,
     COURSE_REFERENCE,
     DYNAMIC_CODE,
+    FINITE_DIFFERENCES,
+    NOT_ALLOWED,
     OPTIM,
+    TAMPER,
     TORCH_FUNC,
     get,
 )
@@ -56,6 +67,23 @@ INJECT = {
         "_q = torch.zeros(2, requires_grad=True)\n_o = torch.optim.SGD([_q], lr=0.1)\n_q.grad = torch.ones(2)\n_o.step()",
         "from torch import optim\n_q = torch.zeros(2, requires_grad=True)\n_q.grad = torch.ones(2)\noptim.SGD([_q], lr=0.5, momentum=0.9).step()",
     ],
+    # The masking tricks: each reaches into the kernel, wherever it is.
+    TAMPER: [
+        "import sys\nsys.setprofile(None)",
+        "import threading\n_th = threading.Thread(target=lambda: None)\n_th.start()\n_th.join()",
+        "import operator\n_g = operator.attrgetter('exp')(torch)",
+        "import inspect\n_m = inspect.getmodule(torch.exp)",
+        "_k = torch.ops.aten.tanh_backward",
+        "_f = (lambda: 0).__globals__",
+        "get_ipython()",
+    ],
+    # Outside a derivation's allowlist, though none of the named means.
+    NOT_ALLOWED: [
+        "import functools as _ft\n_ft.reduce(lambda a, b: a + b, [1, 2])",
+        "torch.vmap(torch.sin)(torch.ones(2))",
+        "_p = torch.nn.utils.parameters_to_vector",
+    ],
+    FINITE_DIFFERENCES: ["_h = 1e-6", "_h = 2.0 ** -20", "_z = 1j"],
 }
 # What the feedback must say for each kind of cheat: a note code.
 NOTE = {
@@ -64,8 +92,14 @@ NOTE = {
     OPTIM: "forbidden",
     COURSE_REFERENCE: "forbidden",
     DYNAMIC_CODE: "forbidden",
+    TAMPER: "forbidden",
+    NOT_ALLOWED: "forbidden",
+    FINITE_DIFFERENCES: "forbidden",
     REBINDING: "rebound",
 }
+# Cheats that reach into the kernel (or import the course's grader-side code) zero every
+# test after them, not only their own.
+EVERY_LATER = (TAMPER, DYNAMIC_CODE, COURSE_REFERENCE, REBINDING)
 
 
 @dataclass
@@ -162,8 +196,6 @@ def build(name: str, released_path, solution_path) -> Lesson:
                 continue
             seen.add(exercise_id)
             exercise = get(exercise_id)
-            if not exercise.forbids:
-                continue
             for means in [*sorted(exercise.forbids), REBINDING]:
                 k = counter.get(means, 0)
                 if name.startswith("08") and means == AUTOGRAD:
@@ -199,9 +231,11 @@ def submissions(lesson: Lesson) -> list[tuple[nbformat.NotebookNode, list[Cheat]
         nb = fill(lesson.released, lesson.solution, answers)
         zeroed = {c.test_id for c in chosen}
         for cheat in chosen:
+            later = order[order.index(cheat.test_id) :]
+            if cheat.means in EVERY_LATER:
+                zeroed |= set(later)
             for name in calls[cheat.test_id]:
                 if f"\n{name} = " in cheat.source:  # rebound: every later test of it fails
-                    later = order[order.index(cheat.test_id) :]
                     zeroed |= {t for t in later if name in calls[t]}
         expected = sum(v for gid, v in test_points.items() if gid not in zeroed)
         out.append((nb, chosen, expected))

@@ -21,4 +21,24 @@ def root() -> Path:
 @pytest.fixture(autouse=True)
 def _default_language(monkeypatch):
     monkeypatch.delenv("COURSE_LANG", raising=False)
-    monkeypatch.delenv("COURSE_GRADER_SEED", raising=False)
+
+
+@pytest.fixture
+def course_code_as_learners():
+    """Run the course's references and catalogued mistakes through check() as a learner's code.
+
+    Every exercise forbids the course's own code and code run from strings
+    (rules.EVERY_EXERCISE), and the references and the catalogue are the course's code (one
+    reference runs a program with exec): tests that feed them to check() as answers lift those
+    two rules for the test's duration, and nothing else.
+    """
+    from course_utils.exercises import COURSE_REFERENCE, DYNAMIC_CODE, all_exercises
+
+    saved = {eid: ex.forbids for eid, ex in all_exercises().items()}
+    for ex in all_exercises().values():
+        object.__setattr__(ex, "forbids", ex.forbids - {COURSE_REFERENCE, DYNAMIC_CODE})
+    try:
+        yield
+    finally:
+        for eid, ex in all_exercises().items():
+            object.__setattr__(ex, "forbids", saved[eid])

@@ -161,8 +161,9 @@ def test_the_reference_inside_check_is_not_counted_against_the_learner():
     check("chain_rule.grad_a", lambda a: 6 * a**5, hidden=True)
 
 
-def test_an_exercise_that_forbids_nothing_may_use_autograd():
-    assert not all_exercises()["forward_backward.descent_step"].forbids
+def test_an_exercise_that_forbids_no_means_may_use_autograd():
+    # what every exercise forbids: the course's code, code from strings, reaching into the kernel
+    assert all_exercises()["forward_backward.descent_step"].forbids == R.EVERY_EXERCISE
 
     def loss_and_grad(prediction, labels):
         prediction = prediction.detach().clone().requires_grad_(True)
@@ -217,7 +218,7 @@ def test_solutions_use_nothing_their_exercises_forbid(lesson):
         for exercise_id, name, _ in checks_in(cell.source):
             assert not code.rebound(name, index), (exercise_id, name)
             forbids = all_exercises()[exercise_id].forbids
-            uses = R.forbidden(code.uses(code.answer_code(name, index)), forbids)
+            uses = R.forbidden(code.uses(code.answer_code(name, index), all_exercises()[exercise_id]), forbids)
             assert uses == [], (exercise_id, uses)
 
 

@@ -8,6 +8,9 @@ import torch
 from course_utils.checks import CheckFailure
 from course_utils.exercises import all_exercises, check, decode, diagnose, encode, get
 
+# The references and catalogued mistakes run through check() as if a learner wrote them.
+pytestmark = pytest.mark.usefixtures("course_code_as_learners")
+
 EXERCISES = sorted(all_exercises())
 
 

@@ -29,6 +29,9 @@ from course_utils.exercises import (
     same_randomness,
 )
 
+# The references and catalogued mistakes run through check() as if a learner wrote them.
+pytestmark = pytest.mark.usefixtures("course_code_as_learners")
+
 RUNS = 2  # independent random seeds per wrong answer
 
 # Small tensors: one thread avoids the slowdown of busy threads on a shared 2-core machine.
