@@ -32,8 +32,10 @@ def course_code_as_learners():
     reference runs a program with exec): tests that feed them to check() as answers lift those
     two rules for the test's duration, and nothing else.
     """
+    from course_utils import exercises
     from course_utils.exercises import COURSE_REFERENCE, DYNAMIC_CODE, all_exercises
 
+    exercises._FAILURES.clear()  # each test starts as a fresh kernel: first hints, counted tries
     saved = {eid: ex.forbids for eid, ex in all_exercises().items()}
     for ex in all_exercises().values():
         object.__setattr__(ex, "forbids", ex.forbids - {COURSE_REFERENCE, DYNAMIC_CODE})

@@ -218,7 +218,9 @@ def test_solutions_use_nothing_their_exercises_forbid(lesson):
         for exercise_id, name, _ in checks_in(cell.source):
             assert not code.rebound(name, index), (exercise_id, name)
             forbids = all_exercises()[exercise_id].forbids
-            uses = R.forbidden(code.uses(code.answer_code(name, index), all_exercises()[exercise_id]), forbids)
+            uses = R.forbidden(
+                code.uses(code.answer_code(name, index), all_exercises()[exercise_id]), forbids
+            )
             assert uses == [], (exercise_id, uses)
 
 
@@ -380,8 +382,10 @@ def _assert_scores_and_reasons(graded: Graded) -> None:
                 why = R.WHY[cheat.means]
                 assert why.en.split("{what}")[-1][:40] in page, (student, cheat.exercise)
                 assert why.zh.split("{what}")[-1][:12] in page, (student, cheat.exercise)
-        # the cheats' values were right: only the means cost them the points
-        assert "On random input" not in page, (student, lesson)
+        # the cheats' values were right: only the means cost them the points (but a cheat that
+        # imports the references fails in the grading kernel, where they are not importable)
+        if not any("course_utils.exercises" in c.source for c in cheats):
+            assert "On random input" not in page, (student, lesson)
     for (student, lesson), needles in graded.needles.items():
         page = graded.page(student, lesson)
         for code in needles:

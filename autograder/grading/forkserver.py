@@ -394,6 +394,8 @@ def forget_grader() -> None:
             parent, _, child = name.rpartition(".")
             if parent in sys.modules and getattr(sys.modules[parent], child, None) is module:
                 delattr(sys.modules[parent], child)
+    for name in ("course_utils.exercises", "autograder"):
+        sys.modules[name] = None  # an import is refused, not looked for on disk (hidden anyway)
 
 
 def preload() -> None:

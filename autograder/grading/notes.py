@@ -61,9 +61,9 @@ MESSAGES: dict[str, Msg] = {
         "内核在运行第 {detail} 个单元格时停止了（例如 sys.exit、os._exit 或程序崩溃），之后的单元格没有运行。",
     ),
     "interference": Msg(
-        "A test passed inside the notebook but not when the grader checked the answers itself ({detail}): "
-        "something in the notebook interfered with the test.",
-        "有一道测试在笔记本内显示通过，但评分程序独立核对答案时没有通过（{detail}）：笔记本中的某些代码干扰了测试。",
+        "The grader asked the notebook for a test's answers and got none back ({detail}): "
+        "something in the notebook interfered with the request.",
+        "评分程序向笔记本索取一道测试的答案，却没有收到（{detail}）：笔记本中的某些代码干扰了这次请求。",
     ),
     "forbidden": Msg(
         "An answer used what its exercise does not accept ({detail}); that exercise scores 0, "

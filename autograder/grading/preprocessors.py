@@ -13,7 +13,7 @@ from nbformat import NotebookNode
 from traitlets import Bool, Integer
 
 from autograder.grading import notes
-from course_utils.exercises import ANSWER_MIME, decode, diagnose, get
+from course_utils.exercises import ANSWER_MIME, decode, first_problem_of, get
 from course_utils.i18n import Msg
 
 
@@ -75,23 +75,18 @@ def verify_outcomes(exercise_id: str, seed: int, hidden: bool, outcomes: object)
     cases = exercise.inputs(seed, hidden)
     if not isinstance(outcomes, list) or len(outcomes) != len(cases):
         return INCOMPLETE
-    history = [  # every answer, so that a mistake is named by what explains all of them
-        (args, decode(outcome))
-        for args, outcome in zip(cases, outcomes, strict=True)
-        if not (isinstance(outcome, dict) and outcome.get("t") == "error")
-    ]
+    answered: list[tuple[tuple, object, BaseException | None]] = []
     for args, outcome in zip(cases, outcomes, strict=True):
         if isinstance(outcome, dict) and outcome.get("t") == "error":
             name = str(outcome.get("type", "Exception"))[:60]
             error: BaseException = (
                 NotImplementedError() if name == "NotImplementedError" else RuntimeError(name)
             )
-            problem = diagnose(exercise, args, None, error)
+            answered.append((args, None, error))
         else:
-            problem = diagnose(exercise, args, decode(outcome), None, history=history)
-        if problem is not None:
-            return problem
-    return None
+            answered.append((args, decode(outcome), None))
+    found = first_problem_of(exercise, answered)
+    return None if found is None else found[0]
 
 
 INCOMPLETE = Msg(

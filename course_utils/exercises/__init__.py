@@ -107,6 +107,7 @@ class Exercise:
     diagnoses: tuple[tuple[Callable[[tuple, Any], bool], Msg], ...] = ()
     derives: bool | None = None
     engine: bool = False
+    prediction: bool = False
 
     def __post_init__(self) -> None:
         # Every exercise forbids the course's own code, code built from strings and code that
@@ -358,6 +359,64 @@ def hint_of(exercise: Exercise, level: int = 0) -> Msg:
 
 # Failed checks per exercise in this kernel: the more attempts, the stronger the hint.
 _FAILURES: dict[str, int] = {}
+# After this many failed checks of a prediction in one kernel, check() says only "not yet".
+MAX_PREDICTION_CHECKS = 3
+
+
+def first_problem_of(
+    exercise: Exercise,
+    answered: list[tuple[tuple, Any, BaseException | None]],
+    level: int = 0,
+    *,
+    counted: bool = True,
+) -> tuple[Msg, BaseException | None] | None:
+    """The problem to tell about answers ``(args, actual, error)``, with the error behind it.
+
+    All answers first, then the diagnosis: a mistake is named by what explains all of them. A
+    prediction (``Exercise.prediction``) is told how many of its items are wrong, never which
+    (``counted=False``: not even how many).
+    """
+    history = [(args, actual) for args, actual, error in answered if error is None]
+    if not exercise.prediction:
+        for args, actual, error in answered:
+            problem = diagnose(exercise, args, actual, error, level, history)
+            if problem is not None:
+                return problem, error
+        return None
+    wrong: dict[str, bool] = {}
+    first: tuple[tuple, Any, BaseException | None] | None = None
+    for args, actual, error in answered:
+        if isinstance(error, NotImplementedError):
+            return diagnose(exercise, args, actual, error), error
+        bad = diagnose(exercise, args, actual, error, level, history) is not None
+        key = repr(args)
+        wrong[key] = wrong.get(key, False) or bad
+        if bad and first is None:
+            first = (args, actual, error)
+    if first is None:
+        return None
+    k, n = sum(wrong.values()), len(wrong)
+    if counted:
+        told = Msg(
+            f"✗ {exercise.title.en}: {k} of the {n} predictions checked here are wrong. "
+            "Which ones is for you to find: derive each again.",
+            f"✗ {exercise.title.zh}：这里检查的 {n} 个预测中有 {k} 个不对。"
+            "具体是哪几个需要你自己找出来：把每一个重新推导一遍。",
+        )
+    else:
+        told = Msg(
+            f"✗ {exercise.title.en}: not all right yet. You have checked this prediction "
+            f"{MAX_PREDICTION_CHECKS} times in this kernel, so from now on the check says only "
+            "right or not: derive the rest before you check again.",
+            f"✗ {exercise.title.zh}：还没有全部正确。你在这个内核里已经检查了 "
+            f"{MAX_PREDICTION_CHECKS} 次这道预测题，所以之后只会告诉你对或不对："
+            "请先把其余的推导完，再来检查。",
+        )
+    args, actual, error = first
+    mistake = named_mistake(exercise, args, actual, error, history)
+    if mistake is not None and counted:
+        told = told + mistake.msg
+    return told + hint_of(exercise, level), error
 
 
 def more_help(exercise_id: str) -> None:
@@ -387,7 +446,6 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
             )
         )
     seed = secrets.randbits(32)
-    first_problem: tuple[Msg, BaseException | None] | None = None
     level = _FAILURES.get(exercise_id, 0)
     from course_utils import rules  # what the exercise forbids: see rules.py
 
@@ -398,13 +456,10 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
         answered.append((args, actual, error))
         if isinstance(error, NotImplementedError):
             break  # a stub: the other inputs tell nothing more
-    # All answers first, then the diagnosis: a mistake is named by what explains all of them.
-    history = [(args, actual) for args, actual, error in answered if error is None]
-    for args, actual, error in answered:
-        problem = diagnose(exercise, args, actual, error, level, history)
-        if problem is not None:
-            first_problem = (problem, error)
-            break
+    tries = _FAILURES.get(exercise_id, 0)
+    first_problem = first_problem_of(
+        exercise, answered, level, counted=tries < MAX_PREDICTION_CHECKS
+    )
     used = watch.violations()
     if used:  # the answer's values may be right, but not the way it got them
         raise CheckFailure(rules.message(exercise.title, used))

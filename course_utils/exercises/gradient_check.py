@@ -275,6 +275,7 @@ register(
     Exercise(
         id="differentiation.gradcheck_rejects",
         derives=False,
+        prediction=True,
         title=Msg("Which backward does gradcheck reject?", "gradcheck 会拒绝哪些 backward？"),
         make_args=lambda gen: (
             sorted(BACKWARD_CANDIDATES)[int(torch.randint(0, 10, (1,), generator=gen))],
@@ -305,9 +306,9 @@ register(
                 "incoming_gradient_ignored",
                 lambda name: name in {"D", "E", "H"},
                 Msg(
-                    "A backward that leaves out g (B, J) is wrong even when the output is a "
-                    "scalar: gradcheck calls backward with other incoming gradients too.",
-                    "漏掉 g 的 backward（B、J）即使在输出是标量时也是错的：gradcheck 还会用别的上游梯度调用 backward。",
+                    "A backward that leaves out g is wrong even when the output is a scalar: "
+                    "gradcheck calls backward with other incoming gradients too.",
+                    "漏掉 g 的 backward 即使在输出是标量时也是错的：gradcheck 还会用别的上游梯度调用 backward。",
                 ),
             ),
             Mistake(
