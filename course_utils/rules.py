@@ -759,6 +759,18 @@ def _torch_use(code: types.CodeType) -> Use | None:
     return None
 
 
+# Entry points that differentiate whoever calls them; the other autograd functions count only
+# when the learner's code calls them (torch calls forward_ad itself to print a tensor).
+_ALWAYS = ("Tensor.backward()", "torch.autograd.backward()", "torch.autograd.grad()")
+
+
+def _asked_by_learner(frame: types.FrameType, use: Use) -> bool:
+    caller = frame.f_back
+    if use[1] in _ALWAYS or use[1] == "the autograd engine" or caller is None:
+        return True
+    return _learner_frame(caller.f_code.co_filename)
+
+
 class Watch:
     """Record what the learner's function used while it ran: see the module docstring.
 
@@ -807,6 +819,8 @@ class Watch:
             use = None
             if filename.startswith(_TORCH):
                 use = _torch_use(code)
+                if use is not None and not _asked_by_learner(frame, use):
+                    use = None  # torch's own use (printing a tensor asks forward_ad)
             elif filename.startswith(_EXERCISES) or filename == _GRAPH:
                 if filename != _SELF and code not in self._allowed:
                     module = os.path.relpath(filename, _ROOT)[:-3].replace(os.sep, ".")
