@@ -53,6 +53,7 @@ def run(exercise_id: str, name: str, token: str, payload: str, forbids: list[str
         "token": token,
         "outcomes": outcomes,
         "used": [list(use) for use in watch.uses],
+        "process": watch.observed,
     }
     display({ANSWER_MIME: record, "text/plain": f"<answers for {exercise_id}>"}, raw=True)
 

@@ -719,6 +719,7 @@ _TORCH = os.path.dirname(torch.__file__) + os.sep
 _COURSE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _EXERCISES = os.path.join(_COURSE, "exercises") + os.sep
 _GRAPH = os.path.join(_COURSE, "graph.py")
+_PROGRAMS = os.path.join(_COURSE, "programs.py")
 _ROOT = os.path.dirname(_COURSE.rstrip(os.sep))
 _SELF = os.path.abspath(__file__)
 _SYSTEM = tuple(
@@ -782,8 +783,10 @@ class Watch:
         self.forbids = frozenset(forbids)
         self.answer = answer
         self.uses: list[Use] = []
+        self.observed: list[dict] = []  # how each call went: see observe()
         self._allowed: set[types.CodeType] = set()
         self._inside: types.FrameType | None = None
+        self._now: dict = {}
 
     @property
     def active(self) -> bool:
@@ -809,6 +812,7 @@ class Watch:
                         self._allowed.add(code)
 
     def _profile(self, frame: types.FrameType, event: str, arg: Any) -> None:
+        self._count(frame, event, arg)
         if self._inside is not None:  # only the outermost forbidden call is worth naming
             if event == "return" and frame is self._inside:
                 self._inside = None
@@ -821,7 +825,7 @@ class Watch:
                 use = _torch_use(code)
                 if use is not None and not _asked_by_learner(frame, use):
                     use = None  # torch's own use (printing a tensor asks forward_ad)
-            elif filename.startswith(_EXERCISES) or filename == _GRAPH:
+            elif filename.startswith(_EXERCISES) or filename in (_GRAPH, _PROGRAMS):
                 if filename != _SELF and code not in self._allowed:
                     module = os.path.relpath(filename, _ROOT)[:-3].replace(os.sep, ".")
                     module = module.removesuffix(".__init__")
@@ -839,11 +843,32 @@ class Watch:
             elif name in _DYNAMIC_C and _learner_frame(frame.f_code.co_filename):
                 self._note((DYNAMIC_CODE, f"{name}()"))
 
+    def _count(self, frame: types.FrameType, event: str, arg: Any) -> None:
+        """The process, whatever is forbidden: engine runs, hooks, the learner's own backward."""
+        now = self._now
+        if event == "c_call" and getattr(arg, "__name__", "") == "run_backward":
+            now["engine_runs"] += 1
+        elif event == "call":
+            code = frame.f_code
+            if code.co_name == "register_hook" and code.co_filename.startswith(_TORCH):
+                now["hooks"] += 1
+            elif code.co_name == "backward" and _learner_frame(code.co_filename):
+                now["own_backward"] += 1
+
     def call(self, answer: Callable, args: tuple) -> Any:
-        """``answer(*args)``, recorded."""
+        """``answer(*args)``, recorded (what it used, and how it went: :attr:`observed`)."""
+        self._now = {
+            "engine_runs": 0,
+            "hooks": 0,
+            "own_backward": 0,
+            "forward_grad": [],  # was autograd recording when a model the exercise gave ran?
+            "optimizer_frozen": False,  # did an optimizer step hold a frozen parameter?
+        }
+        self.observed.append(self._now)
         if not self.active:
             return answer(*args)
         self._allow_methods_of(args)
+        handles = self._instrument(args)
         previous = sys.getprofile()
         sys.setprofile(self._profile)
         self._inside = None
@@ -851,6 +876,31 @@ class Watch:
             return answer(*args)
         finally:
             sys.setprofile(previous)
+            for handle in handles:
+                handle.remove()
+
+    def _instrument(self, args: tuple) -> list:
+        """Hooks on what the exercise hands over: the learner's code never sees them."""
+        now = self._now
+        handles = []
+        for arg in args:
+            if isinstance(arg, torch.nn.Module):
+                handles.append(
+                    arg.register_forward_pre_hook(
+                        lambda module, inputs: now["forward_grad"].append(torch.is_grad_enabled())
+                    )
+                )
+
+        def step_pre_hook(optimizer, *_: Any) -> None:
+            if any(
+                not p.requires_grad for group in optimizer.param_groups for p in group["params"]
+            ):
+                now["optimizer_frozen"] = True
+
+        from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+        handles.append(register_optimizer_step_pre_hook(step_pre_hook))
+        return handles
 
     def static_uses(self) -> list[Use]:
         if not self.active or self.answer is None:

@@ -29,18 +29,21 @@ def course_code_as_learners():
 
     Every exercise forbids the course's own code and code run from strings
     (rules.EVERY_EXERCISE), and the references and the catalogue are the course's code (one
-    reference runs a program with exec): tests that feed them to check() as answers lift those
-    two rules for the test's duration, and nothing else.
+    reference runs a program with exec), and the references reach their values their own way
+    (Exercise.process): tests that feed them to check() as answers lift those rules for the
+    test's duration, and nothing else.
     """
     from course_utils import exercises
     from course_utils.exercises import COURSE_REFERENCE, DYNAMIC_CODE, all_exercises
 
     exercises._FAILURES.clear()  # each test starts as a fresh kernel: first hints, counted tries
-    saved = {eid: ex.forbids for eid, ex in all_exercises().items()}
+    saved = {eid: (ex.forbids, ex.process) for eid, ex in all_exercises().items()}
     for ex in all_exercises().values():
         object.__setattr__(ex, "forbids", ex.forbids - {COURSE_REFERENCE, DYNAMIC_CODE})
+        object.__setattr__(ex, "process", ())  # the references take their own ways
     try:
         yield
     finally:
         for eid, ex in all_exercises().items():
-            object.__setattr__(ex, "forbids", saved[eid])
+            object.__setattr__(ex, "forbids", saved[eid][0])
+            object.__setattr__(ex, "process", saved[eid][1])

@@ -175,6 +175,65 @@ def dq_da(a: torch.Tensor) -> torch.Tensor:
 '''
 
 
+# The value an exercise asks for, reached another way than the process it asks for.
+SUBSTITUTES = {
+    "07_finetuning": {
+        "evaluate": (
+            "evaluate_tests",
+            "def evaluate(model, x):\n    model.eval()\n    return model(x).detach()\n",
+            R"no graph at all",
+        ),
+        "finetune_step": (
+            "finetune_step_tests",
+            "def finetune_step(model, new_head, x, y, lr):\n"
+            "    for p in model.parameters():\n"
+            "        p.requires_grad_(False)\n"
+            "    model[-1] = new_head\n"
+            "    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    for _ in range(2):\n"
+            "        optimizer.zero_grad()\n"
+            "        nn.functional.cross_entropy(model(x), y).backward()\n"
+            "        optimizer.step()\n"
+            "    grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)\n"
+            "             for p in model.parameters()]\n"
+            "    return nn.utils.parameters_to_vector(model.parameters()).detach(), torch.cat(grads)\n",
+            "held frozen parameters",
+        ),
+    },
+    "09_autograd_tools": {
+        "hvp": (
+            "hvp_tests",
+            "def hessian_vector_product(f, x, v):\n"
+            "    return torch.autograd.functional.hessian(f, x.detach()) @ v\n",
+            "more than twice",
+        ),
+        "clipped_grad": (
+            "clipped_grad_tests",
+            "def clipped_grad(x, w, y, c):\n"
+            "    h = x @ w\n"
+            "    g = (2 * (h - y)).clamp(-c, c)\n"
+            "    return x.T @ g\n",
+            "registered no hook",
+        ),
+    },
+    "08_capstone": {
+        "train_neuron": (
+            "train_neuron_tests",
+            "def train_neuron(xs, ys, w0, b0, lr, steps):\n"
+            "    w, b, losses = w0.clone().double(), float(b0), []\n"
+            "    for _ in range(steps):\n"
+            "        pred = torch.tanh(xs @ w + b)\n"
+            "        err = pred - ys\n"
+            "        losses.append(float((err**2).mean()))\n"
+            "        g = 2 * err * (1 - pred**2) / len(ys)\n"
+            "        w, b = w - lr * (xs.T @ g), b - lr * float(g.sum())\n"
+            "    return torch.tensor(losses, dtype=torch.float64)\n",
+            "backward() never ran",
+        ),
+    },
+}
+
+
 class Routes:
     def __init__(self) -> None:
         self.expected: dict[tuple[str, str], float] = {}
@@ -216,6 +275,17 @@ def routes(tmp_path_factory) -> Routes:
         sum(pts.values()) - pts["dq_da_tests"],
         [R.WHY[R.FINITE_DIFFERENCES]],
     )
+    for lesson, answers in SUBSTITUTES.items():
+        released, solution, _ = _released_and_solution(lesson)
+        pts = points(solution)
+        for answer, (test, source, _why) in answers.items():
+            add(
+                f"process-{answer}",
+                lesson,
+                fill(released, solution, {answer: source}),
+                sum(pts.values()) - pts[test],
+                [],
+            )
     proc = course_grade(
         str(base / "submitted"), "--out", str(base / "out"), "--workers", "2", timeout=1500
     )
@@ -259,6 +329,14 @@ def test_honest_work_with_prints_helpers_and_comments_keeps_its_points(routes):
         page = routes.page("honest", lesson)
         assert "checking" in page, lesson  # the learner's own prints are shown
         assert notes.HEADING.en not in page, lesson  # and nothing was noticed
+
+
+def test_a_value_reached_another_way_than_asked_is_named(routes):
+    """No value-only substitute for the process an exercise asks for (Exercise.process)."""
+    for lesson, answers in SUBSTITUTES.items():
+        for answer, (_test, _source, why) in answers.items():
+            page = routes.page(f"process-{answer}", lesson)
+            assert why in page, (lesson, answer)
 
 
 # --- predictions are not oracles ---------------------------------------------------------------

@@ -87,6 +87,7 @@ def _keep(outputs: list, checks: list[tuple[str, str, bool]], tokens: list[str])
                         "hidden": hidden,
                         "outcomes": record.get("outcomes"),
                         "used": record.get("used", []),
+                        "process": record.get("process", []),
                     },
                     "text/plain": f"<answers for {exercise_id}>",
                 },

@@ -13,7 +13,7 @@ from nbformat import NotebookNode
 from traitlets import Bool, Integer
 
 from autograder.grading import notes
-from course_utils.exercises import ANSWER_MIME, decode, first_problem_of, get
+from course_utils.exercises import ANSWER_MIME, decode, first_problem_of, get, process_problem
 from course_utils.i18n import Msg
 
 
@@ -143,6 +143,8 @@ class VerifyAnswers(Preprocessor):
                 problem = INCOMPLETE
             else:
                 problem = verify_outcomes(exercise_id, self._seed, hidden, record.get("outcomes"))
+                if problem is None:  # right values: were they made the way the exercise asks?
+                    problem = process_problem(get(exercise_id), record.get("process"))
             if problem is not None:
                 break
         if problem is not None:

@@ -108,6 +108,7 @@ class Exercise:
     derives: bool | None = None
     engine: bool = False
     prediction: bool = False
+    process: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Every exercise forbids the course's own code, code built from strings and code that
@@ -121,6 +122,9 @@ class Exercise:
         if self.derives:
             forbids.add(FINITE_DIFFERENCES)
         object.__setattr__(self, "forbids", frozenset(forbids))
+        unknown = set(self.process) - set(PROCESS)
+        if unknown:
+            raise ValueError(f"exercise {self.id!r}: unknown process {sorted(unknown)}")
         if not self.hints:
             if self.hint is None:
                 raise ValueError(f"exercise {self.id!r} needs `hints` (or `hint`)")
@@ -173,6 +177,81 @@ class Exercise:
             check_value(actual, expected, name=label, rel_tol=self.rtol)
         else:
             raise ValueError(f"unknown exercise kind {self.kind!r}")
+
+
+# What the grader observes of how an answer ran (course_utils.rules.Watch.observed, one dict per
+# call), where the value alone could come from another way than the one asked for. Each entry:
+# a test of one call's observation, and what a learner is told when it fails.
+PROCESS: dict[str, tuple[Callable[[dict], bool], Msg]] = {
+    "no_graph_in_forward": (
+        lambda o: bool(o["forward_grad"]) and not any(o["forward_grad"]),
+        Msg(
+            "the model ran its forward pass while autograd was recording a graph. The exercise "
+            "asks for no graph at all (under torch.no_grad()), not for a graph thrown away "
+            "afterwards with .detach(): the values are the same, the memory and time are not.",
+            "模型在 autograd 记录计算图时执行了前向传播。这道练习要求根本不建计算图"
+            "（在 torch.no_grad() 之下运行），而不是事后用 .detach() 丢掉计算图：数值一样，"
+            "但内存和时间的开销不一样。",
+        ),
+    ),
+    "optimizer_trainable_only": (
+        lambda o: not o["optimizer_frozen"],
+        Msg(
+            "your optimizer held frozen parameters when it stepped. Freeze first, then give the "
+            "optimizer only the parameters that still require gradients: the values happen to "
+            "agree here, but the optimizer keeps state for parameters it should never touch.",
+            "你的优化器在更新时持有被冻结的参数。应当先冻结，再只把仍然需要梯度的参数交给优化器："
+            "这里数值碰巧一致，但优化器会为它根本不该碰的参数保存状态。",
+        ),
+    ),
+    "two_engine_runs": (
+        lambda o: o["engine_runs"] <= 2,
+        Msg(
+            "your function ran autograd's backward pass more than twice for one product. "
+            "A Hessian-vector product needs two passes whatever the size of x (the gradient "
+            "with create_graph=True, then the gradient of gradient · v); building the Hessian "
+            "row by row is what this exercise asks you to avoid.",
+            "你的函数为一个乘积运行了两次以上的反向传播。无论 x 有多大，海森矩阵-向量积都只需要"
+            "两次反向传播（先用 create_graph=True 求梯度，再对 梯度 · v 求梯度）；"
+            "逐行构造整个海森矩阵正是这道练习要你避免的。",
+        ),
+    ),
+    "with_a_hook": (
+        lambda o: o["hooks"] >= 1,
+        Msg(
+            "your function registered no hook. The exercise asks you to change the gradient on "
+            "its way back with register_hook, not to compute the clipped result another way.",
+            "你的函数没有注册任何钩子。这道练习要求用 register_hook 在梯度回传的途中修改它，"
+            "而不是用别的办法算出裁剪后的结果。",
+        ),
+    ),
+    "with_your_engine": (
+        lambda o: o["own_backward"] >= 1,
+        Msg(
+            "your own engine's backward() never ran. The exercise asks for the gradients from "
+            "your Value class, not from formulas written around it.",
+            "你自己引擎的 backward() 一次也没有运行。这道练习要求梯度来自你的 Value 类，"
+            "而不是绕开它另写的公式。",
+        ),
+    ),
+}
+
+
+def process_problem(exercise: Exercise, observed: object) -> Msg | None:
+    """What is wrong with how the answer ran (``observed``: one dict per call), if anything."""
+    if not exercise.process:
+        return None
+    calls = observed if isinstance(observed, list) else []
+    for name in exercise.process:
+        test, why = PROCESS[name]
+        for call in calls or [None]:
+            try:
+                ok = isinstance(call, dict) and bool(test(call))
+            except Exception:  # a record the kernel mangled
+                ok = False
+            if not ok:
+                return Msg(f"✗ {exercise.title.en}: {why.en}", f"✗ {exercise.title.zh}：{why.zh}")
+    return None
 
 
 _REGISTRY: dict[str, Exercise] = {}
@@ -463,6 +542,10 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
     used = watch.violations()
     if used:  # the answer's values may be right, but not the way it got them
         raise CheckFailure(rules.message(exercise.title, used))
+    if first_problem is None:
+        process = process_problem(exercise, watch.observed)
+        if process is not None:
+            first_problem = (process, None)
     if first_problem is not None:
         problem, error = first_problem
         if not isinstance(error, NotImplementedError):  # a stub is no attempt

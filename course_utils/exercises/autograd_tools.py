@@ -124,6 +124,7 @@ def _grad_of(f: NamedFunction, x: torch.Tensor) -> torch.Tensor:
 register(
     Exercise(
         id="autograd_tools.hvp",
+        process=("two_engine_runs",),
         title=Msg("A Hessian-vector product", "海森矩阵-向量积"),
         make_args=_hvp_args,
         reference=_hvp_reference,
@@ -256,6 +257,7 @@ def _clipped(x, w, y, c, *, where: str = "hook"):
 register(
     Exercise(
         id="autograd_tools.clipped_grad",
+        process=("with_a_hook",),
         title=Msg("Clipping an intermediate gradient with a hook", "用钩子裁剪中间梯度"),
         make_args=_clip_args,
         reference=_clipped,

@@ -211,6 +211,7 @@ register(
 register(
     Exercise(
         id="capstone.backward",
+        process=("with_your_engine",),
         engine=True,
         forbids=BY_HAND,
         title=Msg("Gradients through a graph with shared nodes", "穿过共享节点的梯度"),
@@ -263,6 +264,7 @@ register(
 register(
     Exercise(
         id="capstone.nonlinear",
+        process=("with_your_engine",),
         engine=True,
         forbids=BY_HAND,
         title=Msg("tanh and relu in any expression", "任意表达式中的 tanh 与 relu"),
@@ -374,6 +376,7 @@ def _train_variant(xs, ys, w0, b0, lr, steps, *, mean=True, reset=True, after=Fa
 register(
     Exercise(
         id="capstone.train",
+        process=("with_your_engine",),
         derives=False,
         engine=True,
         forbids=BY_HAND | {OPTIM},

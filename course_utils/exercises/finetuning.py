@@ -212,6 +212,7 @@ def _finetune_args(gen: torch.Generator) -> tuple:
 register(
     Exercise(
         id="finetuning.finetune_step",
+        process=("optimizer_trainable_only",),
         title=Msg("Two finetuning steps", "两步微调"),
         make_args=_finetune_args,
         reference=finetune_reference,
@@ -334,6 +335,7 @@ def _forward_no_grad(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 register(
     Exercise(
         id="finetuning.evaluate",
+        process=("no_graph_in_forward",),
         title=Msg("Evaluating without a graph", "不建计算图的评估"),
         make_args=_evaluate_args,
         reference=evaluate_reference,
