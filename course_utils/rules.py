@@ -101,9 +101,9 @@ WHY[FINITE_DIFFERENCES] = Msg(
 WHY[TAMPER] = Msg(
     "`{what}` in your notebook reaches into the Python process, IPython or the modules the "
     "grader relies on; graded notebooks may not do that, so the exercises after it do not count. "
-    "Remove it and run the notebook again.",
+    "Remove it, then restart the kernel and run the notebook again.",
     "你的笔记本里的 `{what}` 会去改动 Python 进程、IPython 或评分程序依赖的模块；"
-    "参加评分的笔记本不允许这样做，所以它之后的练习都不计分。请删掉它，再重新运行笔记本。",
+    "参加评分的笔记本不允许这样做，所以它之后的练习都不计分。请删掉它，重启内核后再重新运行笔记本。",
 )
 
 REBOUND = Msg(
@@ -153,6 +153,7 @@ def forbidden(uses: Iterable[Use], forbids: Iterable[str]) -> list[Use]:
 GRAD_MODE = {"grad_mode", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode"}
 # course_utils parts a learner may call: messages, checks, plots.
 COURSE_ALLOWED = {"i18n", "plots", "checks", "check", "Msg", "say", "current_lang", "more_help"}
+COURSE_ALLOWED |= {"objects", "models"}  # what a lesson hands over, and loading its model
 COURSE_ALLOWED |= {"check_tensor", "check_value", "CheckFailure"}
 DYNAMIC_BUILTINS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals"}
 DYNAMIC_ROOTS = {"importlib", "builtins", "ctypes", "gc", "__builtins__"}
@@ -255,6 +256,17 @@ TAMPER_BUILTINS |= {"__builtins__", "__loader__", "__spec__", "memoryview", "cla
 # Dunder attributes anyone may use; the others (__dict__, __globals__, __class__, __code__,
 # __closure__, __self__, __subclasses__, ...) lead out of the object to the interpreter.
 ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__call__", "__len__", "__qualname__"}
+ALLOWED_DUNDERS |= {"__version__", "__file__", "__repr__", "__str__", "__iter__", "__next__"}
+ALLOWED_DUNDERS |= {"__getitem__", "__setitem__", "__contains__", "__enter__", "__exit__"}
+ALLOWED_DUNDERS |= {f"__{op}__" for op in ("eq", "ne", "lt", "le", "gt", "ge", "hash", "bool")}
+ALLOWED_DUNDERS |= {
+    f"__{r}{op}__"
+    for op in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "mod")
+    for r in ("", "r", "i")
+} | {"__neg__", "__pos__", "__abs__"}
+# Attributes of frames, tracebacks, generators and code: the way out to any module's globals.
+FRAME_ATTRS = {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "tb_next"}
+FRAME_ATTRS |= {"gi_frame", "gi_code", "cr_frame", "ag_frame", "co_consts", "co_code"}
 # IPython magics a graded cell may hold; ``%time``/``%timeit`` lines are read as the code they time.
 SAFE_MAGICS = {"matplotlib", "time", "timeit"}
 
@@ -351,14 +363,14 @@ class _Finder(ast.NodeVisitor):
         by_hand: bool = False,
         derives: bool = False,
         bound: Iterable[str] = (),
-        own_attrs: Iterable[str] = (),
+        own_attrs: Iterable[str] | None = (),
     ) -> None:
         self.table = table
         self.learner_backward = learner_backward
         self.by_hand = by_hand
         self.derives = derives
         self.bound = set(bound)
-        self.own_attrs = set(own_attrs)
+        self.own_attrs = None if own_attrs is None else set(own_attrs)  # None: not judged
         self.uses: list[Use] = []
         self.local: list[set[str]] = [set()]
 
@@ -459,6 +471,8 @@ class _Finder(ast.NodeVisitor):
         if node.attr.startswith("__") and node.attr.endswith("__"):
             if node.attr not in ALLOWED_DUNDERS:
                 self._add((TAMPER, f".{node.attr}"))
+        elif node.attr in FRAME_ATTRS:
+            self._add((TAMPER, f".{node.attr}"))
         if isinstance(node.ctx, (ast.Store, ast.Del)) and self._imported(node.value):
             self._add((TAMPER, f"{_dotted(node)} = … (changing a module)"))
         # the whole chain `torch.autograd.no_grad` is judged once, not its prefix `torch.autograd`
@@ -469,7 +483,10 @@ class _Finder(ast.NodeVisitor):
             if (
                 parts[0] == "torch"
                 and len(parts) > 1
-                and (parts[1] in ("ops", "library") or parts[1].startswith("_"))
+                and (
+                    parts[1] in ("ops", "library")
+                    or (parts[1].startswith("_") and parts[1] not in ALLOWED_DUNDERS)
+                )
             ):
                 self._add((TAMPER, path))
         if self.by_hand:
@@ -496,7 +513,12 @@ class _Finder(ast.NodeVisitor):
             return  # the learner's own engine; the runtime view still sees torch's
         if attr in VALUE_DENIED and (self.derives or attr not in GRAPH_WALK):
             self._add((NOT_ALLOWED, f".{attr}"))
-        elif attr.startswith("_") and not attr.startswith("__") and attr not in self.own_attrs:
+        elif (
+            attr.startswith("_")
+            and not attr.startswith("__")
+            and self.own_attrs is not None
+            and attr not in self.own_attrs
+        ):
             self._add((NOT_ALLOWED, f".{attr}"))
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -524,6 +546,10 @@ class _Finder(ast.NodeVisitor):
         self._step(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
+        if self.derives and isinstance(node.op, ast.Div):
+            divisor = _small_constant(node.right)
+            if isinstance(divisor, (int, float)) and abs(divisor) >= 1 / FINITE_STEP:
+                self._add((FINITE_DIFFERENCES, f"dividing by {divisor:g}"))
         if not self._step(node):
             self.generic_visit(node)
 
@@ -586,7 +612,7 @@ def find_uses(
     by_hand: bool = False,
     derives: bool = False,
     bound: Iterable[str] = (),
-    own_attrs: Iterable[str] = (),
+    own_attrs: Iterable[str] | None = (),
 ) -> list[Use]:
     """Every forbidden-looking means the code refers to, with aliases resolved (see _Finder)."""
     trees = list(code)
@@ -655,11 +681,36 @@ def magic_uses(source: str) -> list[Use]:
     return found
 
 
-def function_uses(answer: Callable, *, depth: int = 2) -> list[Use]:
+def notebook_tampering() -> list[Use]:
+    """What the cells run so far in this kernel hold that the grader counts as tampering.
+
+    The grader judges every cell above a test (``autograder.grading.rules``); :func:`check`
+    says the same in the notebook, from IPython's history of raw cells, so that a learner
+    learns it before submitting. Outside IPython there is nothing to say.
+    """
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        cells = list(shell.history_manager.input_hist_raw) if shell is not None else []
+    except Exception:  # no IPython, or a history it cannot give
+        return []
+    trees = [t for t in (parse(c) for c in cells) if t is not None]
+    found = [u for u in find_uses(trees) if u[0] in (TAMPER, DYNAMIC_CODE)]
+    for cell in cells:
+        found += [u for u in magic_uses(cell) if u not in found]
+    return found[:MAX_USES]
+
+
+def function_uses(
+    answer: Callable, *, depth: int = 2, by_hand: bool = False, derives: bool = False
+) -> list[Use]:
     """The static view inside the learner's kernel: the function's source (where Python has it).
 
     Global names are resolved to the objects they are bound to now, and functions the answer
     calls that the learner defined in the notebook are inspected too (``depth`` levels).
+    ``by_hand``/``derives`` as in :class:`_Finder`, but for private attributes, which this view
+    cannot tell from the learner's own (the grader's view can).
     """
     seen: set[int] = set()
     uses: list[Use] = []
@@ -685,7 +736,16 @@ def function_uses(answer: Callable, *, depth: int = 2) -> list[Use]:
             path = _object_path(globals_.get(name))
             if path:
                 table[name] = {path}
-        uses.extend(u for u in find_uses([tree], aliases=table, learner_backward=learner_backward))
+        found = find_uses(
+            [tree],
+            aliases=table,
+            learner_backward=learner_backward,
+            by_hand=by_hand,
+            derives=derives,
+            bound=set(globals_),
+            own_attrs=None,
+        )
+        uses.extend(found)
         for name in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}:
             obj = globals_.get(name)
             if isinstance(obj, types.FunctionType) and obj.__module__ == "__main__":
@@ -906,7 +966,11 @@ class Watch:
         if not self.active or self.answer is None:
             return []
         try:
-            return function_uses(self.answer)
+            return function_uses(
+                self.answer,
+                by_hand=NOT_ALLOWED in self.forbids,
+                derives=FINITE_DIFFERENCES in self.forbids,
+            )
         except Exception:  # never let an odd function break the check itself
             return []
 

@@ -360,3 +360,35 @@ def test_a_prediction_is_told_how_many_are_wrong_never_which():
         with pytest.raises(CheckFailure) as info:
             check("differentiation.gradcheck_rejects", wrong_two, hidden=True)
     assert "of the 10" not in info.value.msg.en and "not all right yet" in info.value.msg.en
+
+
+# --- in the notebook, check() says what the grader will say -------------------------------------
+
+
+def _run_cells(*sources: str) -> list:
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    return [o for c in nb.cells for o in c.outputs]
+
+
+def test_check_in_the_notebook_counts_tampering_anywhere_above_it():
+    answer = "def dq_da(a):\n    return 9 * a**2"
+    test = 'from course_utils import check\ncheck("differentiation.grad_a", dq_da)'
+    outputs = _run_cells("import torch", "import sys\nprint(sys.version_info[0])", answer, test)
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert errors and "`import sys`" in errors[-1].evalue, outputs
+    assert R.WHY[R.TAMPER].zh.split("{what}")[-1][:12] in errors[-1].evalue
+    honest = _run_cells("import torch", "print(torch.__version__)", answer, test)
+    assert not [o for o in honest if o.output_type == "error"], honest
+
+
+def test_a_finite_difference_is_named_in_the_notebook_too():
+    outputs = _run_cells(
+        "import torch",
+        FINITE_DIFFERENCE,
+        'from course_utils import check\ncheck("differentiation.grad_a", dq_da)',
+    )
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert errors and "finite difference" in errors[-1].evalue, outputs

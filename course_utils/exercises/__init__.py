@@ -539,7 +539,7 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
     first_problem = first_problem_of(
         exercise, answered, level, counted=tries < MAX_PREDICTION_CHECKS
     )
-    used = watch.violations()
+    used = watch.violations() + [u for u in rules.notebook_tampering() if u not in watch.uses]
     if used:  # the answer's values may be right, but not the way it got them
         raise CheckFailure(rules.message(exercise.title, used))
     if first_problem is None:
