@@ -199,7 +199,14 @@ def build(folder: Path, root: Path, out: Path, port: int) -> Corpus:
     c.add("lie-identity", answer(blank(), "dq_da", "def dq_da(a):\n    return a"), 0)
 
     # Escaping: the tests that ran before the escape count, the rest do not run.
-    c.add("escape-sys-exit", extra(correct(), "dq_db_tests", "import sys\nsys.exit(3)"), TOTAL)
+    # A learner's cell that imports sys, os, subprocess or socket reaches into the kernel: the
+    # tests after it score 0 (rules.TAMPER), and the grader still survives what it does.
+    c.add(
+        "escape-sys-exit",
+        extra(correct(), "dq_db_tests", "import sys\nsys.exit(3)"),
+        FIRST_TWO,
+        "forbidden",
+    )
     c.add("escape-raise", extra(correct(), "dq_db_tests", "raise BaseException('bye')"), TOTAL)
     c.add("escape-keyboard", extra(correct(), "dq_db_tests", "raise KeyboardInterrupt"), TOTAL)
     c.add(
@@ -268,7 +275,8 @@ def build(folder: Path, root: Path, out: Path, port: int) -> Corpus:
             "dq_db_tests",
             f"import os, subprocess, time\nsubprocess.Popen(['sleep', '4{MARKER[:3]}'.replace('a','1')])\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n    os._exit(0)",
         ),
-        TOTAL,
+        FIRST_TWO,
+        "forbidden",
     )
     c.add(
         "print-megabytes",
@@ -287,7 +295,7 @@ def build(folder: Path, root: Path, out: Path, port: int) -> Corpus:
         "    try:\n        open(p, 'w').write('x')\n    except OSError:\n        pass\n"
         f"try:\n    socket.create_connection(('127.0.0.1', {port}), 2).sendall(b'{MARKER}')\nexcept OSError as e:\n    print('NET', e)"
     )
-    c.add("reach-out", extra(correct(), "dq_db_tests", reach), TOTAL)
+    c.add("reach-out", extra(correct(), "dq_db_tests", reach), FIRST_TWO, "forbidden")
 
     # Tampering with the notebook.
     edited = blank()
