@@ -15,7 +15,11 @@ It follows nbgrader's multi-class demo (demos/demo_multiple_classes) with Jupyte
 - nbgrader's exchange with ``path_includes_course`` (``<exchange>/<course>/inbound`` ...);
   submissions are readable by their author and the grader account only (:class:`PrivateSubmit`);
 - three Jupyter configuration folders: learners (no Create Assignment, Formgrader or course
-  list), the instructor (course list, which opens the Formgrader), the course service.
+  list), the instructor (course list, which opens the Formgrader), the course service;
+- the checking service (``autograder/lab/checking.py``), also as the grader: the learners'
+  ``check()`` and Validate ask it, because what would answer an exercise (the solutions, the
+  references, the tests, git's history) is readable by the grader account only
+  (:func:`hide_answers`), while the servers run this checkout's Python.
 
 Everything binds to 127.0.0.1 unless ``--ip`` says otherwise.
 """
@@ -53,6 +57,7 @@ PROXY = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
 BIN = Path(sys.executable).parent
 GRADER = f"grader-{COURSE_ID}"
 SERVICE = COURSE_ID  # the course service is named after the course, as in nbgrader's demo
+CHECK = "course-check"  # the checking service: check() and Validate on learners' servers
 SETTINGS_ENV = "COURSE_HUB_SETTINGS"
 HUB_START_S = 90
 
@@ -73,7 +78,9 @@ class HubSettings:
     hub_port: int = 8081
     proxy_api_port: int = 8001
     service_port: int = 9999
+    check_port: int = 9998
     service_token: str = field(default_factory=lambda: secrets.token_hex(32))
+    check_token: str = field(default_factory=lambda: secrets.token_hex(32))
     proxy_token: str = field(default_factory=lambda: secrets.token_hex(32))
     lang: str = "both"
 
@@ -179,6 +186,28 @@ def let_users_run_python() -> list[Path]:
     return changed
 
 
+def hide_answers(grader: pwd.struct_passwd) -> list[Path]:
+    """What in the checkout would answer an exercise, made readable by the grader account only.
+
+    The servers run this checkout's Python as the course's users, and the checkout is
+    traversable: without this a learner's kernel could read ``solutions/`` or import the
+    references. Each folder keeps its owner and becomes group-owned by the grader's group,
+    with no access for others (root, the grader and the checking service still read it).
+    """
+    hidden = []
+    for path in (
+        ROOT / SOURCE_DIR,
+        ROOT / "course_utils" / "exercises",
+        ROOT / "tests",
+        ROOT / ".git",
+    ):
+        if path.is_dir():
+            os.chown(path, -1, grader.pw_gid)
+            os.chmod(path, (path.stat().st_mode & ~0o7077) | 0o750)
+            hidden.append(path)
+    return hidden
+
+
 def chown_tree(path: Path, entry: pwd.struct_passwd) -> None:
     for p in [path, *path.rglob("*")]:
         os.chown(p, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
@@ -279,6 +308,8 @@ def prepare(s: HubSettings, passwords: dict[str, str]) -> None:
         raise PermissionError("the hub creates system users and runs servers as them: run as root")
     let_users_run_python()
     grader = ensure_user(GRADER)
+    for path in hide_answers(grader):
+        print(f"course hub: {path} is readable by {GRADER} only (and root)")
     for user in [s.instructor, *s.learners]:
         entry = ensure_user(user, passwords.get(user))
         # The grader hands each learner's feedback to that learner's own group.
@@ -321,7 +352,9 @@ def prepare(s: HubSettings, passwords: dict[str, str]) -> None:
 
 def course_env(s: HubSettings, role: str) -> dict[str, str]:
     """The environment of a server (learner, instructor) or of the course service."""
+    checking = {} if role == "service" else {"COURSE_CHECK_URL": check_url(s)}
     return {
+        **checking,
         "PATH": f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
         "JUPYTER_CONFIG_PATH": str(Path(s.config) / role),
         "COURSE_LANG": s.lang,
@@ -355,6 +388,27 @@ def answers(url: str) -> bool:
 
 def service_prefix() -> str:
     return f"/services/{SERVICE}/"
+
+
+def check_url(s: HubSettings) -> str:
+    """Where a server's check() reaches the checking service (on this machine, on loopback)."""
+    return f"http://127.0.0.1:{s.check_port}/services/{CHECK}/"
+
+
+def check_env(s: HubSettings) -> dict[str, str]:
+    """The checking service's environment: the grader account's, and how to reach the hub."""
+    entry = pwd.getpwnam(GRADER)
+    return {
+        "HOME": entry.pw_dir,
+        "USER": GRADER,
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "PATH": f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+        "COURSE_LANG": s.lang,
+        "JUPYTERHUB_API_TOKEN": s.check_token,
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{s.hub_port}/hub/api",
+        "JUPYTERHUB_SERVICE_NAME": CHECK,
+        "JUPYTERHUB_SERVICE_PREFIX": f"/services/{CHECK}/",
+    }
 
 
 def service_env(s: HubSettings) -> dict[str, str]:
@@ -409,6 +463,7 @@ class RunningHub:
     settings: HubSettings
     hub: subprocess.Popen
     service: subprocess.Popen | None = None
+    checking: subprocess.Popen | None = None
 
 
 def start(s: HubSettings, log: Path) -> RunningHub:
@@ -450,6 +505,19 @@ def start(s: HubSettings, log: Path) -> RunningHub:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    checking_log = log.with_name(log.name + ".checking")
+    with checking_log.open("w") as out:
+        running.checking = subprocess.Popen(
+            [sys.executable, "-m", "autograder.lab.checking", "--port", str(s.check_port)],
+            cwd=s.course,
+            env=check_env(s),
+            user=grader.pw_uid,
+            group=grader.pw_gid,
+            extra_groups=grader_groups(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + HUB_START_S
     checks = {
         "JupyterHub": (hub, log, f"{s.url}/hub/api/"),
@@ -458,6 +526,7 @@ def start(s: HubSettings, log: Path) -> RunningHub:
             service_log,
             f"http://127.0.0.1:{s.service_port}{service_prefix()}api",
         ),
+        "the checking service": (running.checking, checking_log, check_url(s)),
     }
     for name, (proc, its_log, url) in checks.items():
         while not answers(url):
@@ -487,8 +556,9 @@ def stop(running: RunningHub, timeout: float = 20) -> None:
     spawned and the proxy); whatever survives a killed hub is killed: the proxy (its pid file)
     and the processes of the course's users (servers, kernels)."""
     s = running.settings
-    if running.service is not None:
-        _end(running.service, timeout)
+    for service in (running.checking, running.service):
+        if service is not None:
+            _end(service, timeout)
     _end(running.hub, timeout)
     kill_leftovers(s)
 
@@ -554,6 +624,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="loopback ports of the hub's API, the proxy's API and the course service",
     )
     parser.add_argument(
+        "--check-port",
+        type=int,
+        default=None,
+        help="loopback port of the checking service (default: the course service's, less one)",
+    )
+    parser.add_argument(
         "--db",
         default=None,
         help="the course gradebook (default: sqlite in the course folder; postgresql://... on a hub)",
@@ -601,6 +677,7 @@ def run(args: argparse.Namespace) -> int:
         hub_port=hub_port,
         proxy_api_port=proxy_api_port,
         service_port=service_port,
+        check_port=args.check_port or service_port - 1,
     )
     passwords = {u: secrets.token_urlsafe(9) for u in [args.instructor, *learners]}
     prepare(s, passwords)
@@ -617,7 +694,7 @@ def run(args: argparse.Namespace) -> int:
         "Ctrl+C stops the hub · 按 Ctrl+C 停止。"
     )
     try:
-        while running.hub.poll() is None and running.service.poll() is None:
+        while all(p.poll() is None for p in (running.hub, running.service, running.checking)):
             time.sleep(1)
     except KeyboardInterrupt:
         pass

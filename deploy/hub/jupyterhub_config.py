@@ -6,7 +6,7 @@
 from pathlib import Path
 
 from autograder.config import COURSE_ID
-from autograder.lab.hub import BIN, GRADER, PROXY, SERVICE, HubSettings, course_env
+from autograder.lab.hub import BIN, CHECK, GRADER, PROXY, SERVICE, HubSettings, course_env
 
 c = get_config()  # noqa: F821
 s = HubSettings.load()
@@ -87,7 +87,14 @@ c.JupyterHub.services = [
         "url": f"http://127.0.0.1:{s.service_port}",
         "api_token": s.service_token,
         "oauth_no_confirm": True,
-    }
+    },
+    {
+        # The checking service (autograder/lab/checking.py): learners' check() and Validate ask
+        # it, with their server's token, which it shows the hub to learn who asks.
+        "name": CHECK,
+        "url": f"http://127.0.0.1:{s.check_port}",
+        "api_token": s.check_token,
+    },
 ]
 
 # -- learners' and the instructor's servers: local processes as their system users

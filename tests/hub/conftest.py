@@ -137,12 +137,21 @@ def hub(browser_thread):
     os.chmod(base, 0o755)  # the users reach the exchange and the course folder through it
     for user in [INSTRUCTOR, *LEARNERS, hublib.GRADER]:
         _fresh_home(user)
-    port, *internal = (_free_port() for _ in range(4))
+    port, check, *internal = (_free_port() for _ in range(5))
     env = {k: v for k, v in os.environ.items() if k not in {"COURSE_LANG", "COURSE_GRADER_SEED"}}
     env.update(
         HUB_PORT=str(port),
         HUB_ARGS=shlex.join(
-            ["--dir", str(base), "--db", f"{pg}/{db}", "--internal-ports", *map(str, internal)]
+            [
+                "--dir",
+                str(base),
+                "--db",
+                f"{pg}/{db}",
+                "--internal-ports",
+                *map(str, internal),
+                "--check-port",
+                str(check),
+            ]
         ),
     )
     log = ARTIFACTS / "make-hub.log"
@@ -178,7 +187,7 @@ def hub(browser_thread):
                 make.wait(timeout=10)
         if settings is not None:
             hublib.kill_leftovers(settings)
-            for name in ("jupyterhub.log", "jupyterhub.log.service"):
+            for name in ("jupyterhub.log", "jupyterhub.log.service", "jupyterhub.log.checking"):
                 if (Path(settings.state) / name).is_file():
                     shutil.copy(Path(settings.state) / name, ARTIFACTS / name)
         shutil.rmtree(base, ignore_errors=True)

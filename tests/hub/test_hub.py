@@ -346,3 +346,42 @@ def test_learner2_cannot_read_learner1s_work(hub: Hub) -> None:
     (ARTIFACTS / "permissions.json").write_text(
         json.dumps({k: r.stderr.strip() for k, r in allowed.items()}, indent=2), encoding="utf-8"
     )
+
+
+def test_no_answer_is_within_a_learners_reach(hub: Hub) -> None:
+    """The servers run the checkout's Python as the learners; what would answer an exercise
+    (solutions, references, tests, git's history) is the grader account's alone, and check()
+    asks the checking service instead, which answers nobody without a hub token."""
+    import urllib.error
+    import urllib.request
+
+    from autograder.lab.hub import check_url
+
+    python = f"{ROOT}/.venv/bin/python"
+    denied = {
+        "read the solutions": f"cat {ROOT / SOURCE_DIR / LESSON / (LESSON + '.ipynb')}",
+        "list the references": f"ls {ROOT / 'course_utils' / 'exercises'}",
+        "read the tests": f"cat {ROOT / 'tests' / 'by_hand_corpus.py'}",
+        "read git's history": f"ls {ROOT / '.git'}",
+    }
+    for what, cmd in denied.items():
+        r = hub.as_user("learner1", cmd)
+        assert r.returncode != 0 and "Permission denied" in r.stderr, (what, r.stdout[:200])
+    imported = hub.as_user(
+        "learner1", f"{python} -c 'import course_utils.exercises.differentiation'"
+    )
+    assert imported.returncode != 0 and "Error" in imported.stderr, imported
+    # ...while the lessons' own modules still import
+    lesson = hub.as_user(
+        "learner1", f"{python} -c 'import course_utils.objects, course_utils.plots'"
+    )
+    assert lesson.returncode == 0, lesson.stderr[-2000:]
+    request = urllib.request.Request(
+        check_url(hub.settings) + "inputs",
+        data=json.dumps({"exercise": "differentiation.grad_a"}).encode(),
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403
+    assert "身份" in json.load(refused.value)["error"]["zh"]
