@@ -8,6 +8,7 @@ the difference has a telling pattern (a sign flip, a constant factor, an extra `
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ _Tensor = torch.Tensor
 _isinstance = isinstance
 
 MAX_LISTED = 3
+_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class CheckFailure(AssertionError):
@@ -48,9 +50,14 @@ class CheckFailure(AssertionError):
 
             heading = Msg("Traceback of your function:", "你的函数的报错回溯（traceback）：")
             lines += ["", *heading.render().splitlines()]
-            tb = cause.__traceback__
-            tb = tb.tb_next if tb is not None and tb.tb_next is not None else tb  # skip our caller
-            lines += "".join(traceback.format_exception(type(cause), cause, tb)).splitlines()
+            # The learner's own frames only: the check's and the watch's are not theirs to read.
+            frames = [
+                f
+                for f in traceback.extract_tb(cause.__traceback__)
+                if not f.filename.startswith(_HERE)
+            ]
+            lines += "".join(traceback.format_list(frames)).splitlines()
+            lines += "".join(traceback.format_exception_only(type(cause), cause)).splitlines()
         return lines
 
 
@@ -221,6 +228,15 @@ def check_tensor(
         lines_en.append(f"  … and {more} more")
         lines_zh.append(f"  ……另有 {more} 个")
     total = a.numel()
+    if total == 1:  # one number: said as one
+        got, want = float(a.reshape(-1)[0]), float(e.reshape(-1)[0])
+        _fail(
+            Msg(
+                f"✗ {name}: expected {_fmt(want)}, got {_fmt(got)}.",
+                f"✗ {name}：应为 {_fmt(want)}，实际为 {_fmt(got)}。",
+            ),
+            hint,
+        )
     summary = Msg(
         f"✗ {name}: {len(wrong)} of {total} element(s) differ (largest difference {float(diff.max()):.4g}):\n"
         + "\n".join(lines_en),

@@ -54,8 +54,28 @@ def run(exercise_id: str, name: str, token: str, payload: str, forbids: list[str
         "outcomes": outcomes,
         "used": [list(use) for use in watch.uses],
         "process": watch.observed,
+        "names": argument_names(answer) if answer is not None else [],
     }
     display({ANSWER_MIME: record, "text/plain": f"<answers for {exercise_id}>"}, raw=True)
+
+
+def argument_names(fn: Any) -> list[str]:
+    """The names of a function's positional parameters, to show its inputs by name."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name[:24] for p in params if p.kind in kinds]
+
+
+def clean_names(names: object) -> list[str]:
+    """Parameter names from a kernel, for display only: identifiers, short, at most 16."""
+    if not isinstance(names, list):
+        return []
+    return [n[:24] for n in names[:16] if isinstance(n, str) and n.isidentifier()]
 
 
 def payload(cases: list[tuple]) -> str:

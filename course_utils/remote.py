@@ -66,7 +66,7 @@ def _post(path: str, body: dict) -> dict:
 def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
     """:func:`course_utils.exercises.check`, judged by the checking service."""
     from course_utils import rules
-    from course_utils.harness import encode, same_randomness
+    from course_utils.harness import argument_names, encode, same_randomness
 
     if not callable(answer):
         raise CheckFailure(
@@ -96,6 +96,7 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
             "outcomes": outcomes,
             "used": [list(u) for u in dict.fromkeys(used)],
             "process": watch.observed,
+            "names": argument_names(answer),
         },
     )
     message = _msg(told.get("message"))

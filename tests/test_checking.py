@@ -14,7 +14,7 @@ import pytest
 
 from autograder.lab.checking import Checker, Refused, make_app
 from course_utils import rules
-from course_utils.harness import encode, same_randomness
+from course_utils.harness import argument_names, encode, same_randomness
 
 
 def answer_with(checker: Checker, user: str, exercise_id: str, fn, hidden: bool = False):
@@ -29,7 +29,9 @@ def answer_with(checker: Checker, user: str, exercise_id: str, fn, hidden: bool 
         except Exception as error:
             outcomes.append({"t": "error", "type": type(error).__name__})
     used = [list(u) for u in [*watch.uses, *watch.static_uses()]]
-    return checker.verdict(user, asked["ticket"], outcomes, used, watch.observed)
+    return checker.verdict(
+        user, asked["ticket"], outcomes, used, watch.observed, argument_names(fn)
+    )
 
 
 def dq_da(a):
@@ -41,10 +43,11 @@ def test_a_right_answer_passes_and_a_wrong_one_is_named_with_a_hint():
     told = answer_with(checker, "learner1", "differentiation.grad_a", dq_da, hidden=True)
     assert told["passed"] is True and told["message"]["en"].startswith("✓")
     told = answer_with(checker, "learner1", "differentiation.grad_a", lambda a: 3 * a**2)
-    assert told["passed"] is False
+    assert told["passed"] is False and "too small" in told["message"]["en"].splitlines()[0]
+    told = answer_with(checker, "learner1", "differentiation.grad_a", lambda a: a + 1.5)
     assert "Hint" in told["message"]["en"] and "提示" in told["message"]["zh"]
-    told = answer_with(checker, "learner1", "differentiation.grad_a", lambda a: 3 * a**2)
     assert "2/" in told["message"]["en"], "the next failure gets a stronger hint"
+    assert "input: a (" in told["message"]["en"], "the inputs by the learner's own names"
 
 
 def test_what_the_exercise_forbids_is_told_as_the_grader_tells_it():

@@ -128,7 +128,10 @@ def test_hints_grow_stronger_with_each_failure_and_on_request(capsys):
     exercise_id = "training_step.momentum_two_steps"
     exercise = get(exercise_id)
     _FAILURES.pop(exercise_id, None)
-    wrong = _mistake(exercise_id, "no_weight_decay").answer
+
+    def wrong(p, g1, g2, lr1, lr2, mu, wd):  # wrong, and no catalogued mistake
+        return p * 0 + 1.25, p * 0 - 2.5
+
     seen = []
     for _ in range(3):
         with pytest.raises(CheckFailure) as info:
@@ -148,6 +151,18 @@ def test_hints_grow_stronger_with_each_failure_and_on_request(capsys):
 def test_the_grader_always_gives_the_first_tier():
     exercise = get("training_step.momentum_two_steps")
     args = exercise.args_for(1, 0)
-    wrong = _mistake(exercise.id, "sutskever_form").answer(*copy.deepcopy(args))
-    problem = diagnose(exercise, args, wrong, None)
+    wrong = (args[0] * 0 + 1.25, args[0] * 0 - 2.5)
+    problem = diagnose(exercise, args, wrong, None, pointer=False)
     assert exercise.hints[0].en in problem.en and exercise.hints[1].en not in problem.en
+    assert "more_help(" not in problem.en, "the graded feedback has no next try to point to"
+
+
+def test_a_recognised_mistake_comes_first_and_is_the_hint():
+    exercise = get("training_step.momentum_two_steps")
+    args = exercise.args_for(1, 0)
+    mistake = _mistake(exercise.id, "sutskever_form")
+    names = ("p", "g1", "g2", "lr1", "lr2", "mu", "wd")
+    problem = diagnose(exercise, args, mistake.answer(*copy.deepcopy(args)), None, names=names)
+    assert mistake.msg.en in problem.en.splitlines()[0] and mistake.msg.zh in problem.zh
+    assert exercise.hints[0].en not in problem.en
+    assert "input: p (" in problem.en and "输入：p (" in problem.zh  # inputs by name

@@ -88,6 +88,7 @@ def _keep(outputs: list, checks: list[tuple[str, str, bool]], tokens: list[str])
                         "outcomes": record.get("outcomes"),
                         "used": record.get("used", []),
                         "process": record.get("process", []),
+                        "names": record.get("names", []),
                     },
                     "text/plain": f"<answers for {exercise_id}>",
                 },

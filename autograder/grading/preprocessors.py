@@ -14,6 +14,7 @@ from traitlets import Bool, Integer
 
 from autograder.grading import notes
 from course_utils.exercises import ANSWER_MIME, decode, first_problem_of, get, process_problem
+from course_utils.harness import clean_names
 from course_utils.i18n import Msg
 
 
@@ -69,7 +70,9 @@ def expected_checks(source: str) -> list[tuple[str, bool]]:
     return [(m.group(1), bool(m.group(2))) for m in CHECK_CALL.finditer(source)]
 
 
-def verify_outcomes(exercise_id: str, seed: int, hidden: bool, outcomes: object) -> Msg | None:
+def verify_outcomes(
+    exercise_id: str, seed: int, hidden: bool, outcomes: object, names: object = ()
+) -> Msg | None:
     """Recompute the references here and compare the learner's recorded answers with them."""
     exercise = get(exercise_id)
     cases = exercise.inputs(seed, hidden)
@@ -85,7 +88,8 @@ def verify_outcomes(exercise_id: str, seed: int, hidden: bool, outcomes: object)
             answered.append((args, None, error))
         else:
             answered.append((args, decode(outcome), None))
-    found = first_problem_of(exercise, answered)
+    # The feedback is final: no "next try" pointer; the inputs shown by the learner's own names.
+    found = first_problem_of(exercise, answered, names=clean_names(names), pointer=False)
     return None if found is None else found[0]
 
 
@@ -142,7 +146,9 @@ class VerifyAnswers(Preprocessor):
             if record is None:
                 problem = INCOMPLETE
             else:
-                problem = verify_outcomes(exercise_id, self._seed, hidden, record.get("outcomes"))
+                problem = verify_outcomes(
+                    exercise_id, self._seed, hidden, record.get("outcomes"), record.get("names")
+                )
                 if problem is None:  # right values: were they made the way the exercise asks?
                     problem = process_problem(get(exercise_id), record.get("process"))
             if problem is not None:

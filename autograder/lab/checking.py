@@ -115,11 +115,17 @@ class Checker:
         }
 
     def verdict(
-        self, user: str, ticket: object, outcomes: object, used: object, process: object
+        self,
+        user: str,
+        ticket: object,
+        outcomes: object,
+        used: object,
+        process: object,
+        names: object = (),
     ) -> dict:
         from course_utils import rules
         from course_utils.exercises import MAX_PREDICTION_CHECKS, first_problem_of, process_problem
-        from course_utils.harness import decode
+        from course_utils.harness import clean_names, decode
 
         with self.lock:
             held = self.tickets.pop(str(ticket), None)
@@ -154,7 +160,13 @@ class Checker:
                 answered.append((args, None, error))
             else:
                 answered.append((args, decode(outcome), None))
-        first = first_problem_of(exercise, answered, tries, counted=tries < MAX_PREDICTION_CHECKS)
+        first = first_problem_of(
+            exercise,
+            answered,
+            tries,
+            counted=tries < MAX_PREDICTION_CHECKS,
+            names=clean_names(names),
+        )
         if found:
             problem: Msg | None = rules.message(exercise.title, found)
             stub = False
@@ -252,7 +264,12 @@ def make_app(checker: Checker, prefix: str, api_url: str):
         def post(self) -> None:
             self._answer(
                 lambda u, b: checker.verdict(
-                    u, b.get("ticket"), b.get("outcomes"), b.get("used"), b.get("process")
+                    u,
+                    b.get("ticket"),
+                    b.get("outcomes"),
+                    b.get("used"),
+                    b.get("process"),
+                    b.get("names"),
                 )
             )
 

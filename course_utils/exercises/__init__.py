@@ -27,6 +27,7 @@ import torch
 from course_utils.checks import CheckFailure, check_tensor, check_value
 from course_utils.harness import (  # noqa: F401  (re-exported: the grader reads them here)
     ANSWER_MIME,
+    argument_names,
     decode,
     encode,
     same_randomness,
@@ -148,9 +149,19 @@ class Exercise:
         return cases
 
     def compare(self, actual: Any, expected: Any) -> None:
-        """Raise :class:`CheckFailure` if ``actual`` is not ``expected``."""
-        name = self.title.en if self.title.en == self.title.zh else None
-        label = name or self.id.split(".")[-1]
+        """Raise :class:`CheckFailure` if ``actual`` is not ``expected``, named by the title."""
+        label = self.id.split(".")[-1]
+        try:
+            self._compare(actual, expected, label)
+        except CheckFailure as failure:  # "✗ forward: …" reads "✗ The forward pass …: …"
+            raise CheckFailure(
+                Msg(
+                    failure.msg.en.replace(f"✗ {label}:", f"✗ {self.title.en}:", 1),
+                    failure.msg.zh.replace(f"✗ {label}：", f"✗ {self.title.zh}：", 1),
+                )
+            ) from None
+
+    def _compare(self, actual: Any, expected: Any, label: str) -> None:
         if self.kind == "tensor":
             check_tensor(
                 actual, expected, name=label, rtol=self.rtol, atol=self.atol, no_graph=self.no_graph
@@ -286,18 +297,22 @@ def all_exercises() -> dict[str, Exercise]:
     return dict(_REGISTRY)
 
 
-def _describe_args(args: tuple) -> str:
+def _describe_args(args: tuple, names: tuple[str, ...] | list[str] = ()) -> str:
+    """The inputs by name, with shapes: ``x (4, 1) = [0.1, -2, …]; lr = 0.05``."""
     parts = []
-    for a in args:
+    for i, a in enumerate(args):
+        name = names[i] if i < len(names) else f"#{i + 1}"
         if isinstance(a, torch.Tensor):
             vals = ", ".join(f"{v:.4g}" for v in a.detach().reshape(-1)[:4].double().tolist())
             more = ", …" if a.numel() > 4 else ""
-            parts.append(f"tensor([{vals}{more}], shape={tuple(a.shape)})" if a.dim() else vals)
+            parts.append(
+                f"{name} {tuple(a.shape)} = [{vals}{more}]" if a.dim() else f"{name} = {vals}"
+            )
         elif isinstance(a, torch.nn.Module):
-            parts.append(type(a).__name__)
+            parts.append(f"{name} = {type(a).__name__}")
         else:
-            parts.append(repr(a)[:40])
-    return ", ".join(parts)
+            parts.append(f"{name} = {repr(a)[:40]}")
+    return "; ".join(parts)
 
 
 def evaluate(
@@ -386,40 +401,55 @@ def diagnose(
     error: BaseException | None,
     level: int = 0,
     history: list[tuple[tuple, Any]] | tuple = (),
+    *,
+    names: tuple[str, ...] | list[str] = (),
+    pointer: bool = True,
 ) -> Msg | None:
-    """None if the answer on ``args`` is right, else a bilingual explanation with a hint.
+    """None if the answer on ``args`` is right, else a bilingual explanation, verdict first.
 
-    A recognised mistake is named first; ``level`` picks the hint's tier.
+    A recognised mistake is the first line (it is the hint that fits: no generic hint after
+    it); an exception of the learner's own code gets no exercise hint either; any other wrong
+    answer gets the hint of tier ``level``. The inputs follow, by name (``names``). ``pointer``:
+    say where the next tier of hints is (not in the graded feedback, where no next try is).
     """
+    title = exercise.title
     if isinstance(error, NotImplementedError):
         return Msg(
-            "✗ Not answered yet: replace `raise NotImplementedError()` with your code.",
-            "✗ 还没有作答：请把 `raise NotImplementedError()` 换成你的代码。",
+            f"✗ {title.en}: not answered yet: replace `raise NotImplementedError()` with your code.",
+            f"✗ {title.zh}：还没有作答：请把 `raise NotImplementedError()` 换成你的代码。",
         )
-    context = Msg(
-        f"On random input ({_describe_args(args)}):",
-        f"在随机输入（{_describe_args(args)}）下：",
+    inputs = Msg(
+        f"  input: {_describe_args(args, names)}", f"  输入：{_describe_args(args, names)}"
     )
     if error is not None:
         what = Msg(
-            f"✗ Your function raised {type(error).__name__}: {error}",
-            f"✗ 你的函数抛出了 {type(error).__name__}：{error}",
+            f"✗ {title.en}: your function raised {type(error).__name__}: {error}",
+            f"✗ {title.zh}：你的函数抛出了 {type(error).__name__}：{error}",
         )
         mistake = named_mistake(exercise, args, None, error)
-        if mistake is not None:
-            what = what + mistake.msg
-        return context + what + hint_of(exercise, level)
+        return what + mistake.msg + inputs if mistake is not None else what + inputs
     expected = exercise.reference(*copy.deepcopy(args))
     try:
         exercise.compare(actual, expected)
     except CheckFailure as failure:
         mistake = named_mistake(exercise, args, actual, None, history)
-        named = (mistake.msg + failure.msg) if mistake is not None else failure.msg
-        return context + named + hint_of(exercise, level)
+        if mistake is None:
+            return failure.msg + inputs + hint_of(exercise, level, pointer=pointer)
+        detail = Msg(
+            _indent(failure.msg.en.replace(f"✗ {title.en}: ", "", 1)),
+            _indent(failure.msg.zh.replace(f"✗ {title.zh}：", "", 1)),
+        )
+        head = Msg(f"✗ {title.en}: {mistake.msg.en}", f"✗ {title.zh}：{mistake.msg.zh}")
+        return head + detail + inputs
     return None
 
 
-def hint_of(exercise: Exercise, level: int = 0) -> Msg:
+def _indent(text: str) -> str:
+    """A detail under the verdict: its own mark dropped, indented."""
+    return "\n".join("  " + line.removeprefix("✗ ") for line in text.splitlines())
+
+
+def hint_of(exercise: Exercise, level: int = 0, *, pointer: bool = True) -> Msg:
     """The hint of tier ``level`` (clamped), labelled, with a pointer to the next tier."""
     hints = exercise.hints
     level = max(0, min(level, len(hints) - 1))
@@ -428,7 +458,7 @@ def hint_of(exercise: Exercise, level: int = 0) -> Msg:
         return Msg(f"Hint: {text.en}", f"提示：{text.zh}")
     label = Msg(f"Hint {level + 1}/{len(hints)}: ", f"提示 {level + 1}/{len(hints)}：")
     msg = Msg(label.en + text.en, label.zh + text.zh)
-    if level + 1 < len(hints):
+    if pointer and level + 1 < len(hints):
         msg = msg + Msg(
             f'(A stronger hint comes with your next attempt, or now: more_help("{exercise.id}").)',
             f'（再试一次会给出更具体的提示，也可以现在就运行 more_help("{exercise.id}")。）',
@@ -448,6 +478,8 @@ def first_problem_of(
     level: int = 0,
     *,
     counted: bool = True,
+    names: tuple[str, ...] | list[str] = (),
+    pointer: bool = True,
 ) -> tuple[Msg, BaseException | None] | None:
     """The problem to tell about answers ``(args, actual, error)``, with the error behind it.
 
@@ -458,7 +490,9 @@ def first_problem_of(
     history = [(args, actual) for args, actual, error in answered if error is None]
     if not exercise.prediction:
         for args, actual, error in answered:
-            problem = diagnose(exercise, args, actual, error, level, history)
+            problem = diagnose(
+                exercise, args, actual, error, level, history, names=names, pointer=pointer
+            )
             if problem is not None:
                 return problem, error
         return None
@@ -495,7 +529,7 @@ def first_problem_of(
     mistake = named_mistake(exercise, args, actual, error, history)
     if mistake is not None and counted:
         told = told + mistake.msg
-    return told + hint_of(exercise, level), error
+    return told + hint_of(exercise, level, pointer=pointer), error
 
 
 def more_help(exercise_id: str) -> None:
@@ -537,7 +571,11 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
             break  # a stub: the other inputs tell nothing more
     tries = _FAILURES.get(exercise_id, 0)
     first_problem = first_problem_of(
-        exercise, answered, level, counted=tries < MAX_PREDICTION_CHECKS
+        exercise,
+        answered,
+        level,
+        counted=tries < MAX_PREDICTION_CHECKS,
+        names=argument_names(answer),
     )
     used = watch.violations() + [u for u in rules.notebook_tampering() if u not in watch.uses]
     if used:  # the answer's values may be right, but not the way it got them
