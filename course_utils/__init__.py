@@ -28,6 +28,7 @@ __all__ = [
     "check_value",
     "current_lang",
     "more_help",
+    "progress",
     "say",
 ]
 
@@ -38,13 +39,27 @@ def check(exercise_id: str, answer, **kwargs) -> None:
     On a hub the course's checking service judges (``course_utils.remote``): the references
     are not on a learner's server there."""
     from course_utils import remote
+    from course_utils import scoreboard as _scoreboard
+    from course_utils.checks import CheckFailure as _Failure
 
-    if remote.configured():
-        remote.check(exercise_id, answer, **kwargs)
-        return
-    from course_utils.exercises import check as _check
+    try:
+        if remote.configured():
+            remote.check(exercise_id, answer, **kwargs)
+        else:
+            from course_utils.exercises import check as _check
 
-    _check(exercise_id, answer, **kwargs)
+            _check(exercise_id, answer, **kwargs)
+    except _Failure as failure:
+        _scoreboard.record(exercise_id, False, failure.msg)
+        raise
+    _scoreboard.record(exercise_id, True, None)
+
+
+def progress(path: str | None = None) -> None:
+    """The lesson's scoreboard: each exercise, what its last check said, points and total."""
+    from course_utils.scoreboard import progress as _progress
+
+    _progress(path)
 
 
 def more_help(exercise_id: str) -> None:
