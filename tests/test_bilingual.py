@@ -190,6 +190,7 @@ def test_code_spans_that_look_like_expressions_must_parse(tmp_path):
 
     assert bad_code_spans("The rest: `−x`, `x − y` and `y = x²`.") == ["−x", "x − y", "y = x²"]
     assert bad_code_spans("`+`, `**`, `gradient=`, `x - y`, `with torch.no_grad():`, `.grad`") == []
+    assert bad_code_spans("`COURSE_LANG=zh make lab`, `make lab`") == []  # shell commands
     problems = _problems(tmp_path, [md("Write `x − y`.", "写 `x − y`。")])
     assert sum("is not Python" in p for p in problems) == 2
 
@@ -209,3 +210,49 @@ def test_a_formula_symbol_is_not_taken_for_the_term(tmp_path):
     assert _problems(tmp_path, cells) == []
     cells.append(md("The error is large.", "它很大。"))
     assert any("'error'" in p for p in _problems(tmp_path, cells))
+
+
+def test_a_line_break_inside_a_chinese_paragraph_is_caught(tmp_path):
+    from autograder.authoring.bilingual import chinese_line_breaks
+
+    en = "Data flows through one function after another.\nIn a formula, functions nest."
+    wrapped = md(en, "数据依次经过一个又一个函数的输入。\n写成公式，就是函数套着函数。")
+    problems = _problems(tmp_path, [wrapped])
+    assert sum("line break inside a Chinese paragraph" in p for p in problems) == 1, problems
+    assert "输入。⏎写成" in problems[0]
+    # beside a code span or a list item's continuation too
+    assert chinese_line_breaks("另有 4 个样本 `x`\n以及目标值 `y`。") == [
+        "另有 4 个样本 `x`⏎以及目标值 `y`。"
+    ]
+    assert (
+        len(chinese_line_breaks("- 在真实的网络上做一次前向传播，\n  再调用 `loss.backward()`；"))
+        == 1
+    )
+    one_line = md(en, "数据依次经过一个又一个函数的输入。写成公式，就是函数套着函数。")
+    assert _problems(tmp_path, [one_line]) == []
+
+
+def test_line_breaks_that_end_a_block_or_join_english_words_are_fine():
+    from autograder.authoring.bilingual import chinese_line_breaks
+
+    blocks = "\n".join(
+        [
+            "## 2. 数据与标签",
+            "学完本课，你将能够：",
+            "- 把神经网络看作一组嵌套函数；",
+            "1. 冻结全部参数；",
+            "| 名称 | 作用 |",
+            "|---|---|",
+            "| A | 求和 |",
+            "",
+            "```python",
+            "梯度 = 1",
+            "损失 = 2",
+            "```",
+            "$$\\frac{dy}{dx} = \\underbrace{\\sin x}_{\\text{经由第一个因子}}",
+            "\\;+\\; \\cos x$$",
+            "下一段。",
+        ]
+    )
+    assert chinese_line_breaks(blocks) == []
+    assert chinese_line_breaks("优化器拒绝（“can't optimize a\nnon-leaf Tensor”）。") == []

@@ -34,6 +34,15 @@ TEXT_IN_MATHS = re.compile(
     r"\\(?:text|textrm|textbf|textit|mathrm|mbox|operatorname)\s*\{([^}]*)\}"
 )
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Chinese characters and punctuation (、。「」，：（）“” …): a line break beside one shows as a space.
+CJK_CHAR = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef“”‘’…—]")
+# A line that starts a block of its own (heading, list item, table row, fence, display maths,
+# quote, HTML, rule): the line break before it ends a paragraph rather than wrapping one.
+BLOCK_START = re.compile(
+    r"^\s*(?:#{1,6}(?:\s|$)|[-*+]\s|\d+[.)]\s|\||>|<|```|~~~|\$\$|(?:[-*_=]\s*){3,}$)"
+)
+# A shell command run with an environment variable set: code, though not Python.
+SHELL_COMMAND = re.compile(r"(?:[A-Z_][A-Z0-9_]*=\S*\s+)+[\w./-]+(?:\s+[\w./=-]+)*")
 # Casual words a teacher would not write (docs/BILINGUAL.md, "Register").
 SLANG = ("坑", "盯住", "无米下炊", "剪下来", "剪下")
 # Operators named on their own in a code span (`+`, `**`, `==`): not expressions.
@@ -166,6 +175,8 @@ def bad_code_spans(text: str) -> list[str]:
         s = span.strip()
         if s in OPERATOR_TOKENS or re.fullmatch(r"\w+=", s):  # `+`, `**`, `gradient=`
             continue
+        if SHELL_COMMAND.fullmatch(s):  # `COURSE_LANG=zh make lab`
+            continue
         looks_like_code = re.search(r"[−×÷²³⁰¹⁴-⁹…]", s) or re.search(r"\S\s*[-+*/@=<>]", s)
         if not looks_like_code:
             continue
@@ -264,6 +275,54 @@ def link_problems(text: str, lang: str, here: Path) -> list[str]:
     return problems
 
 
+def soft_breaks(text: str) -> list[int]:
+    """Lines ``i`` that wrap onto line ``i + 1`` inside one paragraph or list item.
+
+    Markdown renders such a line break as a space. A blank line, the start of a heading, list
+    item, table row, fence, ``$$`` block, quote or HTML, and a hard break (two trailing spaces
+    or a backslash) are not soft breaks, and nothing inside a fence or a ``$$`` block is.
+    """
+    lines = text.split("\n")
+    found = []
+    fence = maths = False
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if fence:
+            fence = not s.startswith(("```", "~~~"))
+            continue
+        if maths:
+            maths = "$$" not in s
+            continue
+        if s.startswith(("```", "~~~")):
+            fence = True
+            continue
+        if s.startswith("$$"):
+            maths = s.count("$$") == 1
+            continue
+        if not s or s.startswith(("|", "<")) or re.match(r"#{1,6}(\s|$)", s):
+            continue
+        if line.endswith(("  ", "\\")) or i + 1 == len(lines):
+            continue
+        following = lines[i + 1]
+        if following.strip() and not BLOCK_START.match(following):
+            found.append(i)
+    return found
+
+
+def chinese_line_breaks(text: str) -> list[str]:
+    """Line breaks inside a paragraph beside Chinese (``输入。⏎写成``), where they show as a space.
+
+    A break between two English words or code spans is an ordinary space and is not reported.
+    """
+    lines = text.split("\n")
+    found = []
+    for i in soft_breaks(text):
+        before, after = lines[i].rstrip(), lines[i + 1].lstrip()
+        if CJK_CHAR.match(before[-1:]) or CJK_CHAR.match(after[:1]):
+            found.append(f"{before[-12:]}⏎{after[:12]}")
+    return found
+
+
 def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
     glossary = load_glossary() if glossary is None else glossary
     try:
@@ -316,6 +375,11 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
                 problems.append(f"{where}: a Chinese cell without Chinese")
             problems.extend(f"{where}: {p}" for p in avoided_terms(text, glossary))
             problems.extend(f"{where}: {p}" for p in link_problems(cell.source, "zh", path))
+            problems.extend(
+                f"{where}: a line break inside a Chinese paragraph shows as a stray space "
+                f"('{b}'); write the paragraph on one line"
+                for b in chinese_line_breaks(cell.source)
+            )
         else:
             words = words_in_shared_cell(cell.source)
             if words:

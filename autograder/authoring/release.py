@@ -69,7 +69,10 @@ def start_page(root: Path = ROOT) -> nbformat.NotebookNode:
         "that say `YOUR CODE HERE`. The test cell under each exercise tells you what is "
         "wrong and gives a hint. When you are done, press **Validate** in the notebook "
         "toolbar: it runs the whole notebook and reports every test at once.\n\n"
-        "Set `COURSE_LANG` to `en`, `zh` or `both` to choose the language of feedback."
+        "**Language.** The lessons and the feedback come in English and Chinese. For one "
+        "language only, if you started the course with `make lab`: stop JupyterLab (press "
+        "Ctrl-C twice in its terminal) and start it again with `COURSE_LANG=en make lab` for "
+        "English, `COURSE_LANG=zh make lab` for Chinese, or `COURSE_LANG=both make lab` for both."
     )
     zh = (
         "# 学习 torch.autograd\n\n"
@@ -79,7 +82,10 @@ def start_page(root: Path = ROOT) -> nbformat.NotebookNode:
         + "\n\n**学习方法。** 边读边用 Shift+Enter 运行每个单元格，并在标有 `YOUR CODE HERE` "
         "的单元格里写代码。每道练习下面的测试单元格会指出哪里不对，并给出提示。"
         "全部完成后，点击笔记本工具栏上的 **Validate**：它会从头运行整个笔记本，一次报告所有测试结果。\n\n"
-        "把环境变量 `COURSE_LANG` 设为 `en`、`zh` 或 `both`，可以选择反馈信息的语言。"
+        "**语言。** 课程内容和反馈都是中英双语的。若只想看一种语言，并且课程是用 `make lab` "
+        "启动的，就先关闭 JupyterLab（在它的终端里连按两次 Ctrl-C），再用相应的命令重新启动："
+        "只看中文用 `COURSE_LANG=zh make lab`，只看英文用 `COURSE_LANG=en make lab`，"
+        "中英文都看用 `COURSE_LANG=both make lab`。"
     )
     nb = nbformat.v4.new_notebook()
     nb.cells = [
