@@ -105,7 +105,8 @@ def _notebook_path(path: str | None) -> str | None:
 
 def scoreboard(notebook: dict) -> Msg:
     """The scoreboard of ``notebook`` as text, in both languages."""
-    lines_en, lines_zh = ["Your progress in this lesson:"], ["本课进度："]
+    head = Msg("Your progress in this lesson:", "本课进度：")
+    lines_en, lines_zh = [head.en], [head.zh]
     earned = total = 0.0
     for row in rows(notebook):
         total += row.points
@@ -125,8 +126,12 @@ def scoreboard(notebook: dict) -> Msg:
         score = f"{gained:g}/{row.points:g}"
         lines_en.append(f"  {mark} {row.title.en}  {score}{note.en}")
         lines_zh.append(f"  {mark} {row.title.zh}  {score}{note.zh}")
-    lines_en.append(f"  Total: {earned:g}/{total:g} (your own checks; the grade is the grader's)")
-    lines_zh.append(f"  合计：{earned:g}/{total:g}（这是你自己检查的结果，成绩以评分程序为准）")
+    tail = Msg(
+        f"  Total: {earned:g}/{total:g} (your own checks; the grade is the grader's)",
+        f"  合计：{earned:g}/{total:g}（这是你自己检查的结果，成绩以评分程序为准）",
+    )
+    lines_en.append(tail.en)
+    lines_zh.append(tail.zh)
     return Msg("\n".join(lines_en), "\n".join(lines_zh))
 
 
