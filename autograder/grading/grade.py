@@ -67,6 +67,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     feedback: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, in the worker
+    # "<notebook>:<grade_id>" -> the grader's verdict there (notes.set_verdict): the class view
+    verdicts: dict[str, dict] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -333,12 +335,17 @@ def _init_worker(
     logging.disable(logging.WARNING)
     speedups.apply()
     box = Sandbox(**sandbox) if sandbox is not None else None
+    # The kernels inherit it: progress() has no learner to show a scoreboard to there.
+    os.environ[GRADING_ENV] = "1"
     # Forked from the grader, this worker has torch loaded and no threads yet: its fork
     # server can be a fork of it too, with nothing left to import.
     forkkernel.start_server(box, Path(scratch), fork=True, threads=threads)
     # Only now, with the server forked: the answers are verified here with torch.
     threads_for_torch(threads)
     _worker.update(course=Path(course), db_url=db_url, sandbox=box, limits=limits)
+
+
+GRADING_ENV = "COURSE_GRADING"
 
 
 def grade_one(job: Job) -> Result:
@@ -374,9 +381,13 @@ def grade_one(job: Job) -> Result:
         for nb_path in sorted(
             (course / "autograded" / job.student / job.assignment).glob("*.ipynb")
         ):
-            found = notes.of(nbformat.read(nb_path, as_version=4))
+            autograded = nbformat.read(nb_path, as_version=4)
+            found = notes.of(autograded)
             if found:
                 result.notes.append(f"{nb_path.stem}: {notes.log_line(found)}")
+            for verdict in notes.verdicts_of(autograded):
+                cell = verdict.pop("cell")
+                result.verdicts[f"{nb_path.stem}:{cell}"] = verdict
         clock("notes")
         feedback = api.generate_feedback(job.assignment, job.student, force=True)
         if not feedback["success"]:
