@@ -121,3 +121,45 @@ def fail_cell(cell: NotebookNode, problem: Msg) -> None:
             "error", ename="GradingError", evalue=text, traceback=[f"GradingError: {text}"]
         )
     )
+
+
+# What the grader concluded at each graded test cell, for the class view (``course_grader.verdicts``):
+# one entry per cell, ``{"cell": grade_id, "exercise": id, "status": …, "mistake": name or None}``.
+# VerifyAnswers writes them in the grader's own process; EnforceRules may turn one into "rule".
+STATUSES = ("right", "blank", "wrong", "rule", "incomplete")
+
+
+def clear_verdicts(nb: NotebookNode) -> None:
+    """Forget any verdicts the submission itself carried: only the grader's own count."""
+    nb.metadata.setdefault(KEY, {})["verdicts"] = []
+
+
+def set_verdict(
+    nb: NotebookNode,
+    cell: str,
+    exercise: str,
+    status: str,
+    mistake: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Record (or replace) the verdict of the graded cell ``cell``."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown verdict status {status!r}")
+    verdicts = nb.metadata.setdefault(KEY, {}).setdefault("verdicts", [])
+    entry = {"cell": cell, "exercise": exercise, "status": status, "mistake": mistake}
+    if detail:
+        entry["detail"] = str(detail)[:200]
+    verdicts[:] = [v for v in verdicts if not (isinstance(v, dict) and v.get("cell") == cell)]
+    verdicts.append(entry)
+
+
+def verdicts_of(nb: NotebookNode) -> list[dict]:
+    """The verdicts a graded notebook holds (well-formed entries only)."""
+    found = nb.metadata.get(KEY, {}).get("verdicts", [])
+    if not isinstance(found, list):
+        return []
+    return [
+        dict(v)
+        for v in found
+        if isinstance(v, dict) and isinstance(v.get("cell"), str) and v.get("status") in STATUSES
+    ]

@@ -13,7 +13,17 @@ from nbformat import NotebookNode
 from traitlets import Bool, Integer
 
 from autograder.grading import notes
-from course_utils.exercises import ANSWER_MIME, decode, first_problem_of, get, process_problem
+from course_utils.exercises import (
+    ANSWER_MIME,
+    PROCESS,
+    Exercise,
+    decode,
+    diagnose,
+    first_problem_of,
+    get,
+    named_mistake,
+    process_problem,
+)
 from course_utils.harness import clean_names
 from course_utils.i18n import Msg
 
@@ -75,9 +85,21 @@ def verify_outcomes(
 ) -> Msg | None:
     """Recompute the references here and compare the learner's recorded answers with them."""
     exercise = get(exercise_id)
+    answered = recorded_answers(exercise, seed, hidden, outcomes)
+    if answered is None:
+        return INCOMPLETE
+    # The feedback is final: no "next try" pointer; the inputs shown by the learner's own names.
+    found = first_problem_of(exercise, answered, names=clean_names(names), pointer=False)
+    return None if found is None else found[0]
+
+
+def recorded_answers(
+    exercise: Exercise, seed: int, hidden: bool, outcomes: object
+) -> list[tuple[tuple, object, BaseException | None]] | None:
+    """``(args, answer, error)`` per input, rebuilt from the record; None if it is incomplete."""
     cases = exercise.inputs(seed, hidden)
     if not isinstance(outcomes, list) or len(outcomes) != len(cases):
-        return INCOMPLETE
+        return None
     answered: list[tuple[tuple, object, BaseException | None]] = []
     for args, outcome in zip(cases, outcomes, strict=True):
         if isinstance(outcome, dict) and outcome.get("t") == "error":
@@ -88,9 +110,53 @@ def verify_outcomes(
             answered.append((args, None, error))
         else:
             answered.append((args, decode(outcome), None))
-    # The feedback is final: no "next try" pointer; the inputs shown by the learner's own names.
-    found = first_problem_of(exercise, answered, names=clean_names(names), pointer=False)
-    return None if found is None else found[0]
+    return answered
+
+
+def wrong_verdict(
+    exercise_id: str, seed: int, hidden: bool, outcomes: object
+) -> tuple[str, str | None]:
+    """For answers that did not pass: ``("blank", None)`` when every one is the stub's
+    NotImplementedError, else ``("wrong", name)`` with the catalogued mistake that
+    :func:`first_problem_of` names (None when it names none)."""
+    exercise = get(exercise_id)
+    answered = recorded_answers(exercise, seed, hidden, outcomes)
+    if answered is None:
+        return "incomplete", None
+    stubs = [isinstance(error, NotImplementedError) for _, _, error in answered]
+    if stubs and all(stubs):
+        return "blank", None
+    if exercise.prediction and any(stubs):
+        return "wrong", None  # first_problem_of tells "not answered yet", no mistake
+    history = [(args, actual) for args, actual, error in answered if error is None]
+    for args, actual, error in answered:
+        if isinstance(error, NotImplementedError):
+            return "wrong", None
+        if diagnose(exercise, args, actual, error, 0, history, pointer=False) is None:
+            continue
+        return "wrong", mistake_name(
+            exercise, named_mistake(exercise, args, actual, error, history)
+        )
+    return "wrong", None
+
+
+def mistake_name(exercise: Exercise, mistake) -> str | None:
+    """A catalogued mistake's name; a diagnosis (one name for all) by its place in the list."""
+    if mistake is None:
+        return None
+    if mistake.name == "diagnosis":
+        for i, (predicate, _) in enumerate(exercise.diagnoses):
+            if predicate is mistake.answer:
+                return f"diagnosis:{i}"
+    return mistake.name
+
+
+def process_name(exercise: Exercise, problem: Msg) -> str:
+    """Which of the exercise's required processes ``problem`` (from process_problem) is about."""
+    for name in exercise.process:
+        if PROCESS[name][1].en in problem.en:
+            return f"process:{name}"
+    return "process"
 
 
 INCOMPLETE = Msg(
@@ -116,6 +182,7 @@ class VerifyAnswers(Preprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict):
         self._seed = resources.get("course_seed")
         self._nb = nb
+        notes.clear_verdicts(nb)
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
@@ -132,6 +199,7 @@ class VerifyAnswers(Preprocessor):
             and ANSWER_MIME in out.get("data", {})
         ]
         problem = None
+        verdict: tuple[str, str, str | None] = (checks[0][0], "right", None)
         for exercise_id, hidden in checks:
             record = next(
                 (
@@ -145,14 +213,23 @@ class VerifyAnswers(Preprocessor):
             )
             if record is None:
                 problem = INCOMPLETE
+                verdict = (exercise_id, "incomplete", None)
             else:
                 problem = verify_outcomes(
                     exercise_id, self._seed, hidden, record.get("outcomes"), record.get("names")
                 )
-                if problem is None:  # right values: were they made the way the exercise asks?
+                if problem is not None:  # for the class view: blank, or which mistake
+                    status, mistake = wrong_verdict(
+                        exercise_id, self._seed, hidden, record.get("outcomes")
+                    )
+                    verdict = (exercise_id, status, mistake)
+                else:  # right values: were they made the way the exercise asks?
                     problem = process_problem(get(exercise_id), record.get("process"))
+                    if problem is not None:
+                        verdict = (exercise_id, "wrong", process_name(get(exercise_id), problem))
             if problem is not None:
                 break
+        notes.set_verdict(self._nb, meta.get("grade_id"), *verdict)
         if problem is not None:
             ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
             errored = any(out.get("output_type") == "error" for out in cell.get("outputs", []))

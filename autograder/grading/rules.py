@@ -277,4 +277,9 @@ class EnforceRules(Preprocessor):
                     notes.add(nb, "rebound", f"{name} ({gid})")
                 problem = R.message(exercise.title, used, rebound)
                 notes.fail_cell(cell, problem)
+                # For the class view: the cell scores 0 for its rules, whatever its values.
+                why = [w for _, w in used] + [f"rebound {name}" for name in rebound]
+                notes.set_verdict(
+                    nb, gid, exercise.id, "rule", detail=", ".join(dict.fromkeys(why))
+                )
         return nb, resources
