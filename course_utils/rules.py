@@ -257,6 +257,7 @@ TAMPER_BUILTINS |= {"__builtins__", "__loader__", "__spec__", "memoryview", "cla
 # __closure__, __self__, __subclasses__, ...) lead out of the object to the interpreter.
 ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__call__", "__len__", "__qualname__"}
 ALLOWED_DUNDERS |= {"__version__", "__file__", "__repr__", "__str__", "__iter__", "__next__"}
+ALLOWED_DUNDERS |= {"__class__"}  # type(x).__name__'s twin; its way out (__mro__, …) is not
 ALLOWED_DUNDERS |= {"__getitem__", "__setitem__", "__contains__", "__enter__", "__exit__"}
 ALLOWED_DUNDERS |= {f"__{op}__" for op in ("eq", "ne", "lt", "le", "gt", "ge", "hash", "bool")}
 ALLOWED_DUNDERS |= {
@@ -292,6 +293,7 @@ SAFE_BUILTINS = {
     "hasattr", "getattr", "setattr", "type", "ValueError", "TypeError", "NotImplementedError",
     "RuntimeError", "KeyError", "IndexError", "Exception", "ZeroDivisionError", "AssertionError",
     "ArithmeticError", "StopIteration", "True", "False", "None", "NotImplemented",
+    "id", "hash", "issubclass", "ord", "chr", "AttributeError", "OverflowError",
 }  # fmt: skip
 FINITE_STEP = 1e-3  # a constant this small, in a derivation, is a finite difference's step
 
