@@ -54,8 +54,12 @@ def test_the_yaml_parses_and_names_the_course_image() -> None:
     assert single["cmd"] == "jupyterhub-singleuser"
     assert single["image"]["name"] and single["image"]["tag"]
     service = manifests()[("Deployment", "autograd-course")]["spec"]["template"]["spec"]
-    [container] = service["containers"]
-    assert container["image"] == f"{single['image']['name']}:{single['image']['tag']}"
+    course, check = service["containers"]
+    # learners run the Dockerfile's "learner" target of the image the services run
+    assert course["image"] == check["image"]
+    assert f"{single['image']['name']}:{single['image']['tag']}" == course["image"].replace(
+        "autograd-course:", "autograd-course-learner:"
+    )
 
 
 def test_roles_are_those_of_the_local_hub(tmp_path, monkeypatch) -> None:
@@ -168,3 +172,30 @@ def test_the_dockerfile_installs_the_course_as_the_readme_says() -> None:
     assert steps, "README.md lists no install steps"
     for step in steps:
         assert " ".join(step.split()) in commands, f"Dockerfile lacks the README's step {step!r}"
+
+
+def test_the_learners_image_holds_no_answer_and_checks_with_the_service() -> None:
+    """Issue "A grade that cannot be forged": in a hub course a learner's server holds no
+    references; on Kubernetes that is the Dockerfile's learner target, and its check() asks
+    the checking service, a container of the course service's pod that the learners reach."""
+    text = (K8S / "Dockerfile").read_text(encoding="utf-8")
+    learner = text.split("AS learner", 1)[1]
+    for path in ("solutions", "tests", ".git", "course_utils/exercises"):
+        assert f"/srv/course/{path}" in learner, path
+    v, m = values(), manifests()
+    url = urlparse(v["singleuser"]["extraEnv"]["COURSE_CHECK_URL"])
+    assert v["hub"]["services"][hublib.CHECK]["url"] == f"http://{url.hostname}:{url.port}"
+    svc = m[("Service", url.hostname)]
+    assert url.port in [p["port"] for p in svc["spec"]["ports"]]
+    pod = m[("Deployment", url.hostname)]["spec"]["template"]["spec"]
+    [check] = [c for c in pod["containers"] if "autograder.lab.checking" in c["command"]]
+    assert str(url.port) in check["command"] and url.port in [
+        p["containerPort"] for p in check["ports"]
+    ]
+    env = {e["name"]: e for e in check["env"]}
+    assert env["JUPYTERHUB_SERVICE_PREFIX"]["value"] == url.path == f"/services/{hublib.CHECK}/"
+    assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "check-token"
+    [rule] = v["singleuser"]["networkPolicy"]["egress"]
+    labels = m[("Deployment", url.hostname)]["spec"]["template"]["metadata"]["labels"]
+    assert rule["to"][0]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert {"port": url.port, "protocol": "TCP"} in rule["ports"]
