@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import multiprocessing as mp
 import os
 import shutil
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,15 +22,41 @@ SECONDS = Msg("seconds", "秒")
 
 
 def export(out: Path, db_url: str, state: dict) -> None:
+    from autograder.grading import class_view
+
     graded = state.get("graded", {})
-    charts = Charts(out / "report", graded)  # drawn by other processes meanwhile
-    export_csv(out / "grades.csv", db_url)
+    items = view = None
+    with _unless_it_fails("the exercises' titles"):
+        items = class_view.with_unlisted(class_view.catalog(out / "course"), graded)
+    charts = Charts(out / "report", graded, items)  # drawn by other processes meanwhile
+    export_csv(out / "grades.csv", db_url, items)
+    if items is not None:
+        with _unless_it_fails("misconceptions.csv, items.csv"):
+            view = class_view.analyse(graded, items)
+            class_view.write_csvs(out, view)
     copy_feedback(out)
-    write_report(out / "report", graded, charts)
+    write_report(out / "report", graded, charts, view)
 
 
-def export_csv(path: Path, db_url: str) -> None:
-    """nbgrader's own CSV export (the columns of ``nbgrader export``)."""
+CLASS_VIEW_FAILED = Msg(
+    "warning: the class view could not make {what} ({error}); the grades are not affected.",
+    "警告：全班视图未能生成 {what}（{error}）；成绩不受影响。",
+)
+
+
+@contextlib.contextmanager
+def _unless_it_fails(what: str):
+    """The class view is extra: a failure there is told, never costs grades.csv or feedback."""
+    try:
+        yield
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        print(CLASS_VIEW_FAILED.format(what=what, error=error).render("both"), file=sys.stderr)
+
+
+def export_csv(path: Path, db_url: str, items: list | None = None) -> None:
+    """nbgrader's own CSV export (the columns of ``nbgrader export``), then one column per
+    exercise (``<lesson>:<grade_id>``, lessons in order) with its points from the gradebook."""
     from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
 
@@ -38,6 +66,11 @@ def export_csv(path: Path, db_url: str) -> None:
     plugin.log.setLevel("ERROR")
     with Gradebook(db_url, COURSE_ID) as gb:
         plugin.export(gb)
+    if items is not None:
+        from autograder.grading.class_view import add_exercise_columns, per_exercise_scores
+
+        with _unless_it_fails("grades.csv's columns per exercise"):
+            add_exercise_columns(tmp, items, per_exercise_scores(db_url, COURSE_ID))
     os.replace(tmp, path)  # a run stopped half-way never leaves half a grades.csv
 
 
@@ -58,7 +91,7 @@ class Charts:
     feedback meanwhile; a chart whose process failed is drawn again in the parent.
     """
 
-    def __init__(self, folder: Path, graded: dict[str, dict]) -> None:
+    def __init__(self, folder: Path, graded: dict[str, dict], items: list | None = None) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -66,7 +99,7 @@ class Charts:
 
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.specs = _chart_specs(graded)
+        self.specs = _chart_specs(graded, items)
         self.processes = []
         if "fork" in mp.get_all_start_methods():
             fork = mp.get_context("fork")
@@ -91,8 +124,11 @@ def _draw(spec: tuple, folder: Path) -> None:
     draw(folder / png, *args)
 
 
-def _chart_specs(graded: dict[str, dict]) -> list[tuple]:
-    """(file, English title, Chinese title, drawing function, its arguments) per chart."""
+def _chart_specs(graded: dict[str, dict], items: list | None = None) -> list[tuple]:
+    """(file, English title, Chinese title, drawing function, its arguments) per chart.
+
+    With ``items`` (:func:`autograder.grading.class_view.catalog`), exercises are named by
+    their titles in lesson order; without, by ``<lesson>:<grade_id>``, sorted."""
     by_lesson = _percent_by_lesson(graded)
     passes: dict[str, list[bool]] = defaultdict(list)
     timings = []
@@ -113,10 +149,16 @@ def _chart_specs(graded: dict[str, dict]) -> list[tuple]:
         )
     if passes:
         names = sorted(passes)
+        labels = names
+        if items:
+            order = {f"{i.lesson}:{i.grade_id}": n for n, i in enumerate(items)}
+            names.sort(key=lambda n: (order.get(n, len(order)), n))
+            titles = {f"{i.lesson}:{i.grade_id}": _title_label(i) for i in items}
+            labels = [titles.get(n, n) for n in names]
         rates = [100 * sum(passes[n]) / len(passes[n]) for n in names]
         specs.append(
             ("exercises.png", "Pass rate per exercise", "各练习通过率", _bars,
-             (names, rates, _label(PASS_RATE), "#55a868", 100))
+             (labels, rates, _label(PASS_RATE), "#55a868", 100))
         )  # fmt: skip
     slowest = sorted(timings, reverse=True)[:10]
     if slowest:
@@ -135,6 +177,14 @@ def _label(msg: Msg) -> str:
     return f"{msg.en} · {msg.zh}" if use_cjk_font() else msg.en
 
 
+def _title_label(item) -> str:
+    """An exercise on a chart: its lesson's number and its title (both languages where a
+    font can draw the Chinese)."""
+    number = item.lesson.split("_", 1)[0]
+    title = item.title.en if item.title.en == item.title.zh else _label(item.title)
+    return f"{number} {title}"
+
+
 def _percent_by_lesson(graded: dict[str, dict]) -> dict[str, list[float]]:
     """Each graded submission's score in percent, by lesson, in the order of their keys."""
     by_lesson: dict[str, list[float]] = defaultdict(list)
@@ -144,8 +194,14 @@ def _percent_by_lesson(graded: dict[str, dict]) -> dict[str, list[float]]:
     return by_lesson
 
 
-def write_report(folder: Path, graded: dict[str, dict], charts: Charts | None = None) -> None:
-    """An HTML page with PNG plots: scores per lesson, pass rate per exercise, slowest submissions."""
+def write_report(
+    folder: Path, graded: dict[str, dict], charts: Charts | None = None, view=None
+) -> None:
+    """An HTML page with PNG plots: scores per lesson, pass rate per exercise, slowest
+    submissions; with ``view`` (:func:`autograder.grading.class_view.analyse`), the class
+    view too: misconceptions and item analysis per exercise, every learner's points."""
+    from autograder.grading.class_view import STYLE, report_sections
+
     figures = (charts or Charts(folder, graded)).wait()
     by_lesson = _percent_by_lesson(graded)
     rows = "".join(
@@ -159,13 +215,18 @@ def write_report(folder: Path, graded: dict[str, dict], charts: Charts | None = 
         if r.get("notes")
     )
     body = "".join(f'<h2>{en} · {zh}</h2><img src="{png}" alt="{en}">' for png, en, zh in figures)
+    sections = ""
+    if view is not None:
+        with _unless_it_fails("the report's class view"):
+            sections = report_sections(view)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Grading report · 评分报告</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .8em}}</style></head>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .8em}}{STYLE}</style></head>
 <body><h1>Grading report · 评分报告</h1>
 <p>{len(graded)} submission(s) graded · 共评阅 {len(graded)} 份提交</p>
 <table><tr><th>lesson · 课</th><th>n</th><th>mean % · 平均</th><th>median % · 中位数</th></tr>{rows}</table>
 {body}
+{sections}
 <h2>What the grader noticed · 评分时发现的情况</h2><ul>{notes or "<li>nothing · 无</li>"}</ul>
 </body></html>"""
     (folder / "index.html").write_text(page, encoding="utf-8")
