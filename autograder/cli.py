@@ -18,6 +18,10 @@ COMMANDS = {
         "autograder.commands.grade",
         "autograde submissions in parallel: grades.csv, feedback, report",
     ),
+    "export": (
+        "autograder.commands.export",
+        "grades for an LMS: Canvas's or Moodle's grade import CSV, from course grade's output",
+    ),
     "edition": (
         "autograder.commands.edition",
         "build a one-language edition (en / zh) of the learner notebooks",

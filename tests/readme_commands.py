@@ -34,6 +34,12 @@ RUN_BY: dict[str, str] = {
     ".venv/bin/python -m autograder.grading.benchmark --help": (
         "tests/test_readme.py::test_benchmark_help"
     ),
+    ".venv/bin/course export OUT --lms canvas --map MAP": (
+        "tests/test_class_view.py::test_lms_exports_from_the_readme"
+    ),
+    ".venv/bin/course export OUT --lms moodle --map MAP": (
+        "tests/test_class_view.py::test_lms_exports_from_the_readme"
+    ),
     # The course on a JupyterHub (tests/hub/conftest.py starts it with `make hub`).
     "make hub": "tests/hub/test_hub.py::test_instructor_releases_the_lesson",
     "nbgrader release_assignment 03_differentiation": (
