@@ -21,16 +21,17 @@ $(STAMP): pyproject.toml constraints.txt
 	else echo "npm not found: make hub and its tests need Node.js and npm (apt-get install nodejs npm)"; fi
 	@touch $(STAMP)
 
-# COURSE_LANG=en or zh opens a one-language edition of the course (built from notebooks/).
-LANG_EDITION := $(filter en zh,$(COURSE_LANG))
-LAB_ROOT := $(if $(LANG_EDITION),editions/$(LANG_EDITION),notebooks)
+# JupyterLab serves the learner's workspace, never notebooks/ (tracked, rewritten by each
+# release): work/both/, or work/en/ or work/zh/ with COURSE_LANG=en|zh. `course workspace`
+# makes it from notebooks/ and brings in each new release, keeping every file the learner
+# changed; autograder.lab.serve prints the link to open. LAB_ARGS go to JupyterLab.
+LAB_LANG := $(or $(filter en zh,$(COURSE_LANG)),both)
+WORKSPACE := work/$(LAB_LANG)
 
 lab: $(STAMP)
-	$(BIN)/python -m autograder.lab.setup
-	$(if $(LANG_EDITION),$(BIN)/course edition --lang $(LANG_EDITION))
-	$(BIN)/jupyter lab --allow-root --ServerApp.root_dir=$(LAB_ROOT) \
-		--ServerApp.jpserver_extensions nbgrader.server_extensions.formgrader=False \
-		--LabApp.default_url=/lab/tree/START_HERE.ipynb --port=$(PORT)
+	@$(BIN)/python -m autograder.lab.setup
+	@$(BIN)/course workspace --lang $(LAB_LANG) --dir $(WORKSPACE)
+	@$(BIN)/python -m autograder.lab.serve $(WORKSPACE) --port $(PORT) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests solutions notebooks $(PYTEST_ARGS)

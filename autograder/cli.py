@@ -1,4 +1,4 @@
-"""The ``course`` command: one subcommand per instructor task."""
+"""The ``course`` command: one subcommand per task (``workspace`` is the learner's)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ COMMANDS = {
     "edition": (
         "autograder.commands.edition",
         "build a one-language edition (en / zh) of the learner notebooks",
+    ),
+    "workspace": (
+        "autograder.commands.workspace",
+        "make or update the learner's workspace (what make lab serves); --reset a lesson",
     ),
     "hub": (
         "autograder.commands.hub",

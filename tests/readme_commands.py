@@ -24,6 +24,9 @@ RUN_BY: dict[str, str] = {
     "COURSE_LANG=en make lab": "tests/browser/test_readme_lab.py::test_make_lab_opens_the_start_page",
     "COURSE_LANG=zh make lab": "tests/browser/test_readme_lab.py::test_make_lab_opens_the_start_page",
     "make test": "tests/test_readme.py::test_ci_runs_make_test",
+    ".venv/bin/course workspace --reset 03_differentiation": (
+        "tests/test_workspace.py::test_readme_reset_command"
+    ),
     ".venv/bin/course release": "tests/test_readme.py::test_course_release_and_check",
     ".venv/bin/course release --check": "tests/test_readme.py::test_course_release_and_check",
     ".venv/bin/course check": "tests/test_readme.py::test_course_check",

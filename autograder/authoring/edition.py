@@ -12,14 +12,21 @@ The edition has the layout of ``notebooks/`` (``<lesson>/<lesson>.ipynb`` and
 works in it, so a notebook they changed is kept (it may hold their answers) unless ``force``
 is given. What the edition wrote is recorded in ``.edition.json`` (a digest per file): a file
 still as written is the course's, and a newer release replaces it.
+
+The learner's workspace (``course workspace``, which ``make lab`` serves) is such an edition
+in ``work/<lang>/``: ``work/both/`` for the bilingual course, ``work/en/`` or ``work/zh/`` for
+one language. ``reset`` puts some of its files back to the release, first copying the
+learner's versions of them into ``backups/<date>_<time>/`` inside it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 
 import nbformat
 from nbformat import NotebookNode
@@ -29,6 +36,8 @@ from autograder.config import RELEASE_DIR, ROOT
 
 LANGS = ("en", "zh", "both")
 EDITIONS_DIR = "editions"
+WORK_DIR = "work"  # the learners' workspaces: work/<lang>/
+BACKUPS_DIR = "backups"  # in a workspace: what `reset` took back, one folder per reset
 SKIP_PARTS = {".ipynb_checkpoints", "__pycache__"}
 MANIFEST = ".edition.json"
 
@@ -43,6 +52,11 @@ def check_lang(lang: str) -> str:
 
 def default_out(lang: str, root: Path = ROOT) -> Path:
     return root / EDITIONS_DIR / check_lang(lang)
+
+
+def workspace_dir(lang: str, root: Path = ROOT) -> Path:
+    """The learner's workspace for ``lang``: what ``make lab`` serves."""
+    return root / WORK_DIR / check_lang(lang)
 
 
 def keep_cell(cell: NotebookNode, lang: str) -> bool:
@@ -69,6 +83,12 @@ class EditionReport:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    # of ``kept``: those the release has changed since the learner's copy was the course's
+    newer: list[str] = field(default_factory=list)
+    created: bool = False  # ``out`` had no manifest: the edition was made from scratch
+    restored: list[str] = field(default_factory=list)  # written because ``reset`` named them
+    backup: Path | None = None  # where ``reset`` copied the learner's versions
+    backed_up: list[str] = field(default_factory=list)
 
 
 def _edition_bytes(path: Path, lang: str) -> bytes:
@@ -88,14 +108,51 @@ def _read_manifest(out: Path) -> dict[str, str]:
     return recorded if isinstance(recorded, dict) else {}
 
 
+def _source_files(source: Path) -> list[Path]:
+    """The files of the release ``source`` that an edition holds."""
+    return [
+        path
+        for path in sorted(source.rglob("*"))
+        if path.is_file() and not SKIP_PARTS & set(path.relative_to(source).parts)
+    ]
+
+
+def _reset_parts(name: str) -> tuple[str, ...]:
+    """A path to reset (``03_differentiation``, ``START_HERE.ipynb``), relative to the edition."""
+    parts = tuple(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", "."))
+    if not parts or parts[0] == "/" or ".." in parts:
+        raise ValueError(
+            f"{name!r}: name a lesson (its folder) or a file inside the workspace · "
+            "请给出课程（它的文件夹）或工作区中的文件"
+        )
+    return parts
+
+
+def _backup_folder(out: Path) -> Path:
+    """A new ``backups/<date>_<time>/`` in ``out`` (never one that exists)."""
+    stamp = datetime.now().strftime("%Y-%m-%d_%H%M%S")
+    folder, n = out / BACKUPS_DIR / stamp, 1
+    while folder.exists():
+        n += 1
+        folder = out / BACKUPS_DIR / f"{stamp}-{n}"
+    return folder
+
+
 def build_edition(
     lang: str,
     out: Path | None = None,
     source: Path | None = None,
     force: bool = False,
     root: Path = ROOT,
+    reset: Iterable[str] = (),
 ) -> EditionReport:
-    """Write the ``lang`` edition of ``source`` (default notebooks/) into ``out``."""
+    """Write the ``lang`` edition of ``source`` (default notebooks/) into ``out``.
+
+    A file still as this function last wrote it (``.edition.json``) follows the release; one
+    the learner changed is kept, unless ``force``. Files at or under a path in ``reset`` (a
+    lesson's folder, or a file) are put back to the release as well, after their current
+    versions are copied into ``backups/<date>_<time>/`` inside ``out`` (``report.backup``).
+    """
     check_lang(lang)
     source = Path(source) if source is not None else root / RELEASE_DIR
     out = Path(out) if out is not None else default_out(lang, root)
@@ -103,27 +160,45 @@ def build_edition(
         raise FileNotFoundError(f"no notebooks in {source}: run `course release` first")
     if out.resolve() == source.resolve():
         raise ValueError(f"the edition would overwrite its source {source}: choose another --out")
-    report = EditionReport(out)
+    files, reset = _source_files(source), list(reset)
+    resets = [_reset_parts(name) for name in reset]
+    for parts, name in zip(resets, reset, strict=True):
+        if not any(p.relative_to(source).parts[: len(parts)] == parts for p in files):
+            names = sorted({p.relative_to(source).parts[0] for p in files})
+            raise ValueError(
+                f"{name!r} is not part of the course · 课程中没有 {name!r}; "
+                f"choose one of · 可选：{', '.join(names)}"
+            )
+    report = EditionReport(out, created=not (out / MANIFEST).is_file())
     written = _read_manifest(out)
-    for path in sorted(source.rglob("*")):
+    for path in files:
         rel = path.relative_to(source)
-        if not path.is_file() or SKIP_PARTS & set(rel.parts):
-            continue
         target = out / rel
         data = _edition_bytes(path, lang) if path.suffix == ".ipynb" else path.read_bytes()
+        resetting = any(rel.parts[: len(parts)] == parts for parts in resets)
         if target.exists():
             current = target.read_bytes()
             if current == data:
                 report.unchanged.append(str(rel))
                 written[str(rel)] = _digest(data)
                 continue
-            if not force and written.get(str(rel)) != _digest(current):
+            if resetting:
+                report.backup = report.backup or _backup_folder(out)
+                saved = report.backup / rel
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_bytes(current)
+                report.backed_up.append(str(rel))
+            elif not force and written.get(str(rel)) != _digest(current):
                 report.kept.append(str(rel))
+                if written.get(str(rel)) != _digest(data):
+                    report.newer.append(str(rel))
                 continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         written[str(rel)] = _digest(data)
         report.written.append(str(rel))
+        if resetting:
+            report.restored.append(str(rel))
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).write_text(json.dumps(written, indent=1, sort_keys=True), encoding="utf-8")
     return report

@@ -1,11 +1,13 @@
 """Prepare the learner's JupyterLab: nbgrader's exchange, quiet defaults, language, a CJK font.
 
 Run by ``make lab`` and ``make setup`` (``python -m autograder.lab.setup``); safe to run again.
+``make lab`` then makes or updates the learner's workspace (``course workspace``) and serves
+it (``autograder.lab.serve``).
 
 1. ``.exchange/`` exists (nbgrader's exchange lives inside the course, see ``config.py``).
 2. nbgrader's JupyterLab panels find the course configuration from any folder: JupyterLab
-   serves ``notebooks/`` (or an edition), where there is no ``nbgrader_config.py``, and the
-   assignment list would otherwise look for the default exchange
+   serves the learner's workspace (``work/<lang>/``), where there is no
+   ``nbgrader_config.py``, and the assignment list would otherwise look for the default exchange
    (``/usr/local/share/nbgrader/exchange``) and report that it "does not exist". A small
    ``nbgrader_config.py`` in this environment's Jupyter config folder points it here.
 3. JupyterLab defaults for every learner (``overrides.d/autograd-course.json`` in this

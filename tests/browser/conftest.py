@@ -2,13 +2,16 @@
 
 The server serves a scratch folder laid out as a learner (and an instructor) would see it:
 
-    <root>/START_HERE.ipynb, <root>/<lesson>/...   a copy of notebooks/ (what `make lab` serves)
+    <root>/START_HERE.ipynb, <root>/<lesson>/...   a copy of notebooks/ (as the learner's
+                                                   workspace work/both/, which `make lab`
+                                                   serves, starts)
     <root>/solutions/<lesson>/...                  a copy of solutions/
     <root>/editions/zh/...                         `course edition --lang zh`
 
 and runs from the course root, like `make lab`, so that nbgrader's Validate finds
 nbgrader_config.py. JupyterLab's settings come from ``autograder.lab.setup`` but are written
 into scratch folders, so the tests neither depend on nor change this machine's settings.
+Whatever the session does, notebooks/ (tracked by git) must be as it was before.
 
 Without /usr/bin/chromium the suite skips, except in CI (``CI=true``) where it fails.
 """
@@ -144,6 +147,9 @@ def _kernels_of(runtime: Path) -> list[int]:
 @pytest.fixture(scope="session")
 def lab(playwright_api, tmp_path_factory):
     """A real `jupyter lab` on 127.0.0.1, serving scratch copies of the course."""
+    from tests.test_workspace import release_state
+
+    released = release_state()
     base = tmp_path_factory.mktemp("jupyterlab")
     root = base / "root"
     shutil.copytree(ROOT / RELEASE_DIR, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -213,6 +219,7 @@ def lab(playwright_api, tmp_path_factory):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    assert release_state() == released, "the browser session changed notebooks/ (git status)"
 
 
 VIEWPORT = {"width": 1400, "height": 900}

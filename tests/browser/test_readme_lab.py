@@ -1,9 +1,12 @@
 """`make lab`, as the README shows it, in each language: the start page opens in Chromium.
 
 The command runs exactly as written, from the checkout, with only a free port in ``PORT`` (a
-variable the Makefile takes). The page is opened at the URL the server prints, as a newcomer
-would open it; Ctrl-C twice stops it, and no process it started may be left. Opening a lesson
-and pressing Validate must leave no "unsaved changes" mark and no change on disk.
+variable the Makefile takes). It serves the learner's workspace (work/<lang>/), never
+notebooks/. The page is opened at the URL of the banner it prints, as a newcomer would open
+it; the server's own log stays out of the way (no "Kernel is running over TCP" warnings).
+Ctrl-C twice stops it, and no process it started may be left. Opening a lesson and pressing
+Validate must leave no "unsaved changes" mark and no change on disk, and notebooks/ must be
+as it was (``git status --porcelain notebooks/`` and every byte).
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ from pathlib import Path
 
 import pytest
 
+from autograder.authoring.edition import workspace_dir
 from autograder.authoring.release import _titles, lessons
-from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
+from autograder.config import ROOT, SOURCE_DIR
 from tests import readme_commands as rc
 from tests.browser.conftest import ARTIFACTS, VIEWPORT, Lab, _free_port, fresh_artifacts
 from tests.browser.jlab import NOTEBOOK_OPEN_S, Notebook, screenshot
 from tests.test_readme import editions_lock
+from tests.test_workspace import release_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-START_S = 180  # set-up check, an edition, the server: on two busy cores
+START_S = 180  # set-up check, the workspace, the server: on two busy cores
+BANNER_LINES = 16  # what make lab may print before its link (a font notice included)
 STOP_S = 30
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LESSON = "03_differentiation"
@@ -138,7 +144,7 @@ def _assert_language(text: str, lang: str) -> None:
 
 def _unchanged_after_open_and_validate(lab: Lab, page) -> None:
     path = f"{LESSON}/{LESSON}.ipynb"
-    file = ROOT / RELEASE_DIR / path
+    file = lab.root / path
     before = file.read_bytes()
     try:
         notebook = Notebook.open(lab, page, path)
@@ -155,6 +161,16 @@ def _unchanged_after_open_and_validate(lab: Lab, page) -> None:
             file.write_bytes(before)
 
 
+def _banner_first(log: Path, url: str) -> None:
+    """The link comes early, in the course's bilingual banner, with no kernel warnings."""
+    text = log.read_text(errors="replace")
+    before = text[: text.index(url)]
+    assert "The course is ready" in before and "课程已就绪" in before, text[-3000:]
+    assert len(before.splitlines()) <= BANNER_LINES, f"{len(before.splitlines())} lines:\n{before}"
+    assert "Open it · 打开方式" not in text, "make lab told the learner to run another command"
+    assert "without encryption" not in text, "kernels' TCP warnings reach the terminal"
+
+
 @pytest.mark.parametrize(
     ("command", "lang"),
     [("make lab", "both"), ("COURSE_LANG=en make lab", "en"), ("COURSE_LANG=zh make lab", "zh")],
@@ -162,20 +178,28 @@ def _unchanged_after_open_and_validate(lab: Lab, page) -> None:
 def test_make_lab_opens_the_start_page(browser, command, lang, tmp_path):
     fresh_artifacts()
     log = ARTIFACTS / f"readme-make-lab-{lang}.log"
-    root = ROOT / (RELEASE_DIR if lang == "both" else f"editions/{lang}")
+    root = workspace_dir(lang)
+    # The workspace is the checkout's own: one test at a time uses it (tests/test_workspace.py).
     with editions_lock():
-        lab_cmd = MakeLab(command, log, tmp_path / "workspaces")
-        try:
-            url = lab_cmd.url()
-        except BaseException:
-            lab_cmd.kill()
-            raise
+        released = release_state()
+        _run_make_lab(browser, command, lang, log, root, tmp_path)
+        assert release_state() == released, "make lab changed notebooks/ (git status, bytes)"
+
+
+def _run_make_lab(browser, command, lang, log, root, tmp_path) -> None:
+    lab_cmd = MakeLab(command, log, tmp_path / "workspaces")
+    try:
+        url = lab_cmd.url()
+    except BaseException:
+        lab_cmd.kill()
+        raise
     token = url.split("token=")[1]
     lab = Lab(url.split("/lab")[0], token, root, ROOT, log)
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(30_000)
     try:
         assert "/lab/tree/START_HERE.ipynb" in url, f"the printed URL is not the start page: {url}"
+        assert (root / "START_HERE.ipynb").is_file(), f"make lab made no workspace in {root}"
         page = context.new_page()
         page.goto(url)
         page.wait_for_selector(
@@ -194,6 +218,7 @@ def test_make_lab_opens_the_start_page(browser, command, lang, tmp_path):
         screenshot(page, f"readme-make-lab-{lang}")
         if lang == "both":
             _unchanged_after_open_and_validate(lab, page)
+        _banner_first(log, url)
         context.close()
         code = lab_cmd.ctrl_c_twice()
         assert code is not None, f"`{command}` did not stop on Ctrl-C twice within {STOP_S} s"
