@@ -568,6 +568,12 @@ def _students_table(view: ClassView, lesson: str, views: list[ItemView]) -> str:
         )
     return (
         "<h4>Every learner · 每位学习者</h4>"
+        '<p>Points per exercise; <span class="wrong">wrong</span>, <span class="blank">not '
+        'answered</span>, <span class="rule">rules broken</span>, <span class="incomplete">no '
+        "record</span>; hover a cell for the mistake. · 每道练习的得分；"
+        '<span class="wrong">错误</span>、<span class="blank">未作答</span>、'
+        '<span class="rule">违反规则</span>、<span class="incomplete">无记录</span>；'
+        "鼠标悬停可看到具体错误。</p>"
         f'<div class="wide"><table class="students"><tr><th>learner · 学习者</th>{head}'
         f"<th>total · 总分</th><th>feedback · 反馈</th></tr>{''.join(rows)}</table></div>"
     )
@@ -576,8 +582,9 @@ def _students_table(view: ClassView, lesson: str, views: list[ItemView]) -> str:
 STYLE = (
     "table.items td,table.students td{text-align:right}"
     "table.items td:first-child,table.students td:first-child{text-align:left}"
-    "td.wrong{background:#fde2e1}td.blank{background:#eee}td.rule{background:#fff0c2}"
-    "td.incomplete{background:#e8e0f5}table{border-collapse:collapse}"
+    ".wrong{background:#fde2e1}.blank{background:#eee}.rule{background:#fff0c2}"
+    ".incomplete{background:#e8e0f5}table{border-collapse:collapse}"
     "th{font-weight:normal;font-size:.85em}div.wide{overflow-x:auto}"
-    "table.students th{font-size:.75em;max-width:8em}"
+    "table.students th{font-size:.75em;max-width:8em;overflow-wrap:anywhere}"
+    "table.students td:last-child{white-space:nowrap}"
 )
