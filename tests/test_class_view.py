@@ -5,6 +5,10 @@
 whose ∂Q/∂b is wrong in no catalogued way, 2 that answer ∂Q/∂a with .backward() (its rules
 forbid autograd), 3 blank, 12 right. misconceptions.csv, items.csv, the report, grades.csv's
 per-exercise columns and the LMS files must count each of them exactly.
+
+Among the 12 right ones, two pairs of copies (central differences, one copy renamed and
+recommented; an unusual relative error) and honest answers of their own (tests/test_similarity.py):
+similarity.csv and the report must flag those two pairs and nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from autograder.grading.class_view import Item, analyse, correlation
 from autograder.grading.grade import Result
 from course_utils.i18n import Msg
 from tests.test_grade import course_grade
+from tests.test_similarity import CD_COPY, CD_COPY_RENAMED, CD_HONEST, RE_COPY, RE_HONEST
 
 LESSON = "03_differentiation"
 STILL_B2 = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}
@@ -45,7 +50,15 @@ PLAN: dict[str, dict | None] = {
     **{f"bw_{i}": BACKWARD for i in range(2)},
     **{f"blank_{i}": None for i in range(3)},
     **{f"ok_{i:02d}": {} for i in range(12)},
+    "ok_00": {"central_difference": CD_COPY},
+    "ok_01": {"central_difference": CD_COPY_RENAMED},
+    "ok_02": {"relative_error": RE_COPY},
+    "ok_03": {"relative_error": RE_COPY},
+    **{f"ok_{4 + i:02d}": {"central_difference": code} for i, code in enumerate(CD_HONEST)},
 }
+for _i, _code in enumerate(RE_HONEST):
+    PLAN[f"ok_{6 + _i:02d}"] = {**PLAN[f"ok_{6 + _i:02d}"], "relative_error": _code}
+COPIES = [("ok_00", "ok_01"), ("ok_02", "ok_03")]
 GROUPS = {
     prefix: sorted(s for s in PLAN if s.startswith(prefix + "_"))
     for prefix in ("b2", "c3", "odd", "bw", "blank", "ok")
@@ -299,6 +312,40 @@ def test_lms_exports_from_the_readme(graded):
     scores = dict(rows[1:])
     assert len(scores) == len(PLAN) - 1 and scores["blank_0@example.edu"] == "0"
     assert "odd_1" in (graded.out / "moodle-notes.txt").read_text(encoding="utf-8")
+
+
+def test_similarity_flags_the_two_copied_pairs_and_nothing_else(graded):
+    rows = read_csv(graded.out / "similarity.csv")
+    assert list(rows[0]) == ["lesson", "exercise", "learner_a", "learner_b", "similarity", "tokens"]
+    found = [(r["exercise"], r["learner_a"], r["learner_b"]) for r in rows]
+    # Each pair in the exercise it copied and in the notebook as a whole; the honest answers,
+    # the 18 who wrote the lesson's own answer, the one-liners and the identical 3-line
+    # .backward() answers (too short to tell anything) are not flagged.
+    assert sorted(found) == sorted(
+        [
+            ("central_difference", *COPIES[0]),
+            ("notebook", *COPIES[0]),
+            ("relative_error", *COPIES[1]),
+            ("notebook", *COPIES[1]),
+        ]
+    )
+    for r in rows:
+        assert r["lesson"] == LESSON
+        assert float(r["similarity"]) >= 0.8 and int(r["tokens"]) >= 80
+    similarities = [float(r["similarity"]) for r in rows]
+    assert similarities == sorted(similarities, reverse=True)
+
+    page = _report(graded)
+    section = page[page.index('<section class="similarity">') :]
+    assert "Similar answers · 相似的答案" in section
+    assert "the instructor decides" in section and "由教师来判断" in section
+    listed = re.findall(r'<tr data-pair="([^"]+)" data-exercise="([^"]+)"', section)
+    assert [(e, *p.split()) for p, e in listed] == found
+    assert "A central-difference gradient · 中心差分梯度" in section  # the exercise's title
+    # Side by side: both answers' code, the shared part marked.
+    pair = section[section.index('<details class="pair" data-pair="ok_00 ok_01"') :]
+    pair = pair[: pair.index("</details>")]
+    assert "zeta" in pair and "tiny" in pair and "<mark>" in pair
 
 
 # --- without a grading run -------------------------------------------------------------------

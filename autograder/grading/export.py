@@ -34,8 +34,14 @@ def export(out: Path, db_url: str, state: dict) -> None:
         with _unless_it_fails("misconceptions.csv, items.csv"):
             view = class_view.analyse(graded, items)
             class_view.write_csvs(out, view)
+    similar = None
+    with _unless_it_fails("similarity.csv"):
+        from autograder.grading import similarity
+
+        similar = similarity.find(out / "course", graded)
+        similarity.write_csv(out / "similarity.csv", similar)
     copy_feedback(out)
-    write_report(out / "report", graded, charts, view)
+    write_report(out / "report", graded, charts, view, similar, items)
 
 
 CLASS_VIEW_FAILED = Msg(
@@ -195,11 +201,18 @@ def _percent_by_lesson(graded: dict[str, dict]) -> dict[str, list[float]]:
 
 
 def write_report(
-    folder: Path, graded: dict[str, dict], charts: Charts | None = None, view=None
+    folder: Path,
+    graded: dict[str, dict],
+    charts: Charts | None = None,
+    view=None,
+    similar: list | None = None,
+    items: list | None = None,
 ) -> None:
     """An HTML page with PNG plots: scores per lesson, pass rate per exercise, slowest
     submissions; with ``view`` (:func:`autograder.grading.class_view.analyse`), the class
-    view too: misconceptions and item analysis per exercise, every learner's points."""
+    view too: misconceptions and item analysis per exercise, every learner's points; with
+    ``similar`` (:func:`autograder.grading.similarity.find`), the pairs of similar answers."""
+    from autograder.grading import similarity
     from autograder.grading.class_view import STYLE, report_sections
 
     figures = (charts or Charts(folder, graded)).wait()
@@ -219,9 +232,12 @@ def write_report(
     if view is not None:
         with _unless_it_fails("the report's class view"):
             sections = report_sections(view)
+    if similar is not None:
+        with _unless_it_fails("the report's similar answers"):
+            sections += "\n" + similarity.report_section(similar, similarity.titles(items or []))
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Grading report · 评分报告</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .8em}}{STYLE}</style></head>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .8em}}{STYLE}{similarity.STYLE}</style></head>
 <body><h1>Grading report · 评分报告</h1>
 <p>{len(graded)} submission(s) graded · 共评阅 {len(graded)} 份提交</p>
 <table><tr><th>lesson · 课</th><th>n</th><th>mean % · 平均</th><th>median % · 中位数</th></tr>{rows}</table>
