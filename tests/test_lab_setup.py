@@ -171,3 +171,41 @@ def test_a_stale_matplotlib_font_list_is_rebuilt(tmp_path):
     )
     names = {f["name"] for f in json.loads(cache.read_text())["ttflist"]}
     assert names & cjk, "the cached font list on disk knows the Chinese fonts again"
+
+
+def _self_study_hook(config_dir: Path):
+    """The page-config hook that ``jupyter_server_config.py`` gives JupyterLab, as it loads it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(config_dir)).load_config()
+    settings = config.ServerApp.tornado_settings
+    if not isinstance(settings, dict):  # a lazy value: what it adds to the server's settings
+        settings = settings.get_value({})
+    return settings["page_config_hook"]
+
+
+@pytest.mark.parametrize("hub", [False, True])
+def test_the_assignment_list_is_hidden_when_studying_alone_not_on_a_hub(tmp_path, monkeypatch, hub):
+    """`make lab` has no course to fetch from or submit to: no Assignment List, no Nbgrader menu
+    (it would be empty), Validate stays. A hub's servers (JUPYTERHUB_API_TOKEN) keep them."""
+    for name in labsetup.HUB_ENV:
+        monkeypatch.delenv(name, raising=False)
+    if hub:
+        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "secret")
+    labsetup.setup(prefix=tmp_path / "env", root=tmp_path, fonts=False)
+    hook = _self_study_hook(labsetup.jupyter_config_dir(tmp_path / "env"))
+    instructor = [f"@jupyter/nbgrader:{p}" for p in labsetup.INSTRUCTOR_PANELS]
+    for given in (list(instructor), {name: True for name in instructor}):
+        disabled = hook(None, {"disabledExtensions": given})["disabledExtensions"]
+        hidden = set(disabled if isinstance(disabled, list) else [k for k, v in given.items() if v])
+        expected = set(instructor) | (set() if hub else set(labsetup.self_study_hidden()))
+        assert hidden == expected
+        assert "@jupyter/nbgrader:validate-assignment" not in hidden
+
+
+def test_a_jupyter_server_config_of_the_learners_own_is_left_alone(tmp_path):
+    config_dir = tmp_path / "etc"
+    config_dir.mkdir()
+    (config_dir / "jupyter_server_config.py").write_text("c = get_config()\n")
+    assert labsetup.write_self_study_config(config_dir) is None
+    assert (config_dir / "jupyter_server_config.py").read_text() == "c = get_config()\n"

@@ -14,10 +14,16 @@ it (``autograder.lab.serve``).
    environment's settings folder): no news pop-up, no update checks, and the interface
    language that ``COURSE_LANG`` asks for (``zh`` -> Chinese; a learner's own choice in
    Settings -> Language still wins).
-4. Learners see the learner's side of nbgrader only: the Assignment List and Validate, not
+4. Learners see the learner's side of nbgrader only: Validate (and on a hub the Assignment List), not
    the instructor's Create Assignment, Formgrader or course list
    (``labconfig/page_config.json`` in the environment's Jupyter config folder). The course
    hub's service turns them back on for the grader account (``autograder/lab/hub.py``).
+   Studying alone (not on a hub) there is no course to fetch from or submit to, so the
+   Assignment List ("No courses found", three empty lists) and the Nbgrader menu that opens it
+   are hidden too; Validate stays. ``jupyter_server_config.py`` in the same folder does this
+   when the server starts outside JupyterHub (no ``JUPYTERHUB_API_TOKEN``): a server a hub
+   spawns, in this environment or in the learner image that ``make setup`` built, keeps them,
+   since learners fetch and submit there.
 5. Chinese needs a CJK font in the browser, or it shows as boxes. On Linux without one we
    install ``fonts-wqy-microhei`` when we are root with apt-get (once), otherwise say how.
    Matplotlib keeps its own font list: when it predates the font, it is rebuilt so that
@@ -56,6 +62,39 @@ c.CourseDirectory.course_id = {course_id!r}
 
 # nbgrader's JupyterLab plugins for instructors (``@jupyter/nbgrader:<name>``).
 INSTRUCTOR_PANELS = ("create-assignment", "formgrader", "course-list")
+
+# nbgrader's learner plugins that only a hub gives a use: the Assignment List (fetch, submit) and
+# the Nbgrader menu, which would be empty without it. Validate is a plugin of its own and stays.
+SELF_STUDY_HIDDEN = ("assignment-list", "menu")
+HUB_ENV = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_SERVICE_PREFIX")  # set for every server a hub spawns
+SELF_STUDY_MARK = "# Written by autograder/lab/setup.py (self-study panels)."
+SELF_STUDY_CONFIG = """\
+{mark}
+# Studying alone (`make lab`) there is no course to fetch from or submit to: nbgrader's Assignment
+# List would show "No courses found" and three empty lists. A server started outside JupyterHub
+# hides it and the Nbgrader menu; Validate stays. A hub's servers keep them. Delete this file to
+# see them everywhere.
+import os
+
+SELF_STUDY_HIDDEN = {hidden!r}
+HUB_ENV = {hub_env!r}
+
+
+def _hide_hub_panels(handler, page_config):
+    if any(os.environ.get(name) for name in HUB_ENV):
+        return page_config
+    disabled = page_config.get("disabledExtensions") or []
+    if isinstance(disabled, dict):
+        disabled = [name for name, off in disabled.items() if off]
+    page_config["disabledExtensions"] = [
+        *disabled, *(name for name in SELF_STUDY_HIDDEN if name not in disabled)
+    ]
+    return page_config
+
+
+c = get_config()  # noqa: F821
+c.ServerApp.tornado_settings.update({{"page_config_hook": _hide_hub_panels}})
+"""
 
 FONT_PACKAGE = "fonts-wqy-microhei"
 FONT_STAMP = ".cjk-font-tried"
@@ -147,6 +186,27 @@ def write_learner_page_config(config_dir: Path) -> Path:
         disabled = current["disabledExtensions"] = {name: True for name in disabled}
     disabled.update({f"@jupyter/nbgrader:{p}": True for p in INSTRUCTOR_PANELS})
     path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def self_study_hidden() -> tuple[str, ...]:
+    """The plugins a server started outside JupyterHub hides (``@jupyter/nbgrader:<name>``)."""
+    return tuple(f"@jupyter/nbgrader:{p}" for p in SELF_STUDY_HIDDEN)
+
+
+def write_self_study_config(config_dir: Path) -> Path | None:
+    """``jupyter_server_config.py`` that hides :data:`SELF_STUDY_HIDDEN` outside a hub.
+
+    A file of that name that we did not write is left alone (None is returned).
+    """
+    path = config_dir / "jupyter_server_config.py"
+    if path.is_file() and SELF_STUDY_MARK not in path.read_text(encoding="utf-8"):
+        return None
+    config_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        SELF_STUDY_CONFIG.format(mark=SELF_STUDY_MARK, hidden=self_study_hidden(), hub_env=HUB_ENV),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -257,6 +317,7 @@ def setup(
     (root / EXCHANGE_DIR).mkdir(exist_ok=True)
     write_nbgrader_config(jupyter_config_dir(prefix), root)
     write_learner_page_config(jupyter_config_dir(prefix))
+    write_self_study_config(jupyter_config_dir(prefix))
     write_lab_overrides(lab_settings_dir(prefix), lang)
     compile_bytecode(root)
     if fonts:

@@ -162,13 +162,15 @@ def lab(playwright_api, tmp_path_factory):
     app_settings, config_dir, exchange_root = base / "app-settings", base / "etc", base / "course"
     labsetup.write_lab_overrides(app_settings, lang="both")
     labsetup.write_nbgrader_config(config_dir, root=exchange_root)
+    labsetup.write_self_study_config(config_dir)  # studying alone: no Assignment List
     (exchange_root / ".exchange").mkdir(parents=True)
 
     fresh_artifacts()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     log = ARTIFACTS / f"jupyter-server{'-' + worker if worker else ''}.log"
     runtime = base / "runtime"
-    env = {k: v for k, v in os.environ.items() if k not in {"COURSE_LANG", "COURSE_GRADER_SEED"}}
+    unset = {"COURSE_LANG", "COURSE_GRADER_SEED", *labsetup.HUB_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         JUPYTER_CONFIG_PATH=str(config_dir),
         JUPYTER_RUNTIME_DIR=str(runtime),

@@ -23,7 +23,6 @@ from tests.browser.jlab import (
     NOTEBOOK_OPEN_S,
     STDERR,
     Notebook,
-    click_menu,
     open_lab,
     renders_chinese,
     screenshot,
@@ -199,18 +198,27 @@ def test_learner_answers_runs_the_tests_and_validates(lab, page):
     nb.close()
 
 
-def test_assignment_list_finds_the_exchange(lab, page):
-    """nbgrader's learner panel works out of the box: no "exchange directory does not exist"."""
+def test_studying_alone_has_no_assignment_list_but_validate(lab, page):
+    """`make lab` has no course to fetch from or submit to: nbgrader's Assignment List ("No
+    courses found", three empty lists) and the Nbgrader menu are hidden, Validate stays. The
+    server side still finds the exchange (no "exchange directory does not exist")."""
     assert get_json(lab, "/courses") == {"success": True, "value": []}
     listed = get_json(lab, f"/assignments?course_id={COURSE_ID}")
     assert listed["success"], listed
 
-    click_menu(page, "Nbgrader", "nbgrader:open-assignment-list")
-    page.wait_for_selector("text=Released assignments")
-    page.wait_for_selector("text=There are no assignments to fetch.")
-    assert "does not exist" not in page.content()
+    start = Notebook.open(lab, page, "START_HERE.ipynb", wait_kernel=False)
+    menus = [m.strip() for m in page.locator(".lm-MenuBar-itemLabel").all_text_contents()]
+    assert "File" in menus and "Nbgrader" not in menus, menus
+    assert start.panel.locator(".jp-Toolbar .validate-button").count() == 1
+    page.keyboard.press("Control+Shift+c")  # the command palette lists no Assignment List
+    palette = page.locator("#command-palette")
+    palette.locator("input").fill("assignment")
+    page.wait_for_timeout(500)
+    assert "Assignment List" not in (palette.text_content() or "")
     no_news_toast(page)
-    screenshot(page, "07-assignment-list")
+    screenshot(page, "07-no-assignment-list")
+    page.keyboard.press("Escape")
+    start.close()
     assert "exchange directory does not exist" not in lab.log.read_text()
 
 
