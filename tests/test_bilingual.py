@@ -256,3 +256,23 @@ def test_line_breaks_that_end_a_block_or_join_english_words_are_fine():
     )
     assert chinese_line_breaks(blocks) == []
     assert chinese_line_breaks("优化器拒绝（“can't optimize a\nnon-leaf Tensor”）。") == []
+
+
+def test_an_answers_comments_and_docstrings_need_their_chinese_line():
+    from autograder.authoring.bilingual import answer_comment_problems
+
+    good = (
+        'def f(x):\n    """The square of x.\n    x 的平方。"""\n'
+        "    # YOUR CODE HERE (在此处写你的代码)\n    raise NotImplementedError()\n"
+    )
+    assert answer_comment_problems(good) == []
+    english = 'def f(x):\n    """The square of x, element by element."""\n    ### BEGIN SOLUTION\n'
+    english += "    return x**2  # only in the solution, which the release removes\n"
+    english += "    ### END SOLUTION\n"
+    [problem] = answer_comment_problems(english)
+    assert "no Chinese line" in problem and "element by element" in problem
+    trailing = "x = f(1)  # the value we want to check\n"
+    assert answer_comment_problems(trailing)
+    assert answer_comment_problems("x = f(1)  # the value we want to check · 要检查的值\n") == []
+    avoided = 'def f(x):\n    """The bias of x.\n    x 的偏差。"""\n'
+    assert any("偏差" in p for p in answer_comment_problems(avoided))

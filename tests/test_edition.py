@@ -9,7 +9,14 @@ import shutil
 import nbformat
 import pytest
 
-from autograder.authoring.edition import LANGS, build_edition, edition_notebook, keep_cell
+from autograder.authoring.bilingual import PROSE_WORDS, _comments_and_docstrings
+from autograder.authoring.edition import (
+    LANGS,
+    build_edition,
+    code_in_language,
+    edition_notebook,
+    keep_cell,
+)
 from autograder.authoring.release import START_PAGE, lessons
 from autograder.authoring.samples import fill, lesson_paths, make_course, points, submit
 from autograder.cli import main as course
@@ -25,13 +32,19 @@ def tags(cell) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
-def nbgrader_cells(nb) -> list[tuple]:
-    """What nbgrader grades by: id, type, source and nbgrader metadata of its cells."""
+def nbgrader_cells(nb, answers: bool = True) -> list[tuple]:
+    """What nbgrader grades by: id, type, source and nbgrader metadata of its cells (without
+    the answer cells, whose comments an edition puts in its language, unless ``answers``)."""
     return [
         (c.get("id"), c.cell_type, c.source, c.metadata["nbgrader"])
         for c in nb.cells
-        if c.get("metadata", {}).get("nbgrader")
+        if c.get("metadata", {}).get("nbgrader") and (answers or not is_answer(c))
     ]
+
+
+def is_answer(cell) -> bool:
+    grading = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and grading.get("solution") and not grading.get("grade")
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +80,29 @@ def test_zh_edition_has_no_english_prose(editions, lesson):
         if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader"):
             assert "lang:en" not in tags(cell), f"{rel}: cell {i} is English prose"
             assert set(tags(cell)) & {"lang:zh", "lang:any"}, f"{rel}: cell {i} has no lang tag"
-    # Every Chinese cell and every code cell is still there, in order.
-    kept = [c.source for c in bilingual.cells if c.cell_type == "code" or "lang:en" not in tags(c)]
+    # Every Chinese cell and every code cell is still there, in order; code cells with their
+    # comments and docstrings in Chinese.
+    kept = [
+        code_in_language(c.source, "zh") if c.cell_type == "code" and not locked(c) else c.source
+        for c in bilingual.cells
+        if c.cell_type == "code" or "lang:en" not in tags(c)
+    ]
     assert [c.source for c in zh.cells] == kept
     assert any(CJK.search(c.source) for c in zh.cells if c.cell_type == "markdown")
+    for i, cell in enumerate(zh.cells):
+        if cell.cell_type == "code" and not locked(cell):
+            english = [
+                t
+                for t in _comments_and_docstrings(cell.source)
+                if PROSE_WORDS.search(re.sub(r"\b(?:True|False|None)\b", "", t))
+                and not CJK.search(t)
+            ]
+            assert not english, f"{rel}: cell {i}: English comments in the zh edition: {english}"
+
+
+def locked(cell) -> bool:
+    grading = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(grading.get("grade") or grading.get("locked") or grading.get("task"))
 
 
 @pytest.mark.parametrize("lesson", RELEASED)
@@ -79,6 +111,9 @@ def test_en_edition_has_no_chinese_prose(editions, lesson):
     for i, cell in enumerate(read(editions["en"], rel).cells):
         if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader"):
             assert "lang:zh" not in tags(cell), f"{rel}: cell {i} is Chinese prose"
+        if cell.cell_type == "code" and not locked(cell):
+            chinese = [t for t in _comments_and_docstrings(cell.source) if CJK.search(t)]
+            assert not chinese, f"{rel}: cell {i}: Chinese comments in the en edition: {chinese}"
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -88,9 +123,82 @@ def test_graded_cells_are_byte_identical(editions, lesson, lang):
     rel = released_path.relative_to(ROOT / RELEASE_DIR)
     bilingual = nbformat.read(released_path, as_version=4)
     edition = read(editions[lang], rel)
-    assert nbgrader_cells(edition) == nbgrader_cells(bilingual)
+    # Tests and locked cells byte for byte (hidden tests, checksums) ...
+    assert nbgrader_cells(edition, answers=False) == nbgrader_cells(bilingual, answers=False)
     assert len(nbgrader_cells(edition)) >= 6  # at least three answers and their tests
     assert edition.metadata == bilingual.metadata
+    # ... answers with their comments in the edition's language and a checksum that follows.
+    from nbgrader.utils import compute_checksum
+
+    mine = [c for c in edition.cells if is_answer(c)]
+    theirs = [c for c in bilingual.cells if is_answer(c)]
+    assert len(mine) == len(theirs) >= 3
+    for ours, released in zip(mine, theirs, strict=True):
+        assert ours.get("id") == released.get("id")
+        assert ours.source == code_in_language(released.source, lang)
+        assert "raise NotImplementedError()" in ours.source
+        meta, released_meta = dict(ours.metadata.nbgrader), dict(released.metadata.nbgrader)
+        assert meta.pop("checksum") == compute_checksum(ours)
+        released_meta.pop("checksum")
+        assert meta == released_meta
+
+
+BILINGUAL_STUB = '''def dq_da(a):
+    """∂Q/∂a for Q = 3a³ − b², element by element.
+    Q = 3a³ − b² 对 a 的偏导数 ∂Q/∂a，逐元素计算。"""
+    # Given: the operators above.
+    # 已给出：上面的运算符。
+    x = a + 1  # forward pass · 前向传播
+    print(x)  # tensor([1.])
+    s = "# not a comment · 不是注释"
+    # YOUR CODE HERE (在此处写你的代码)
+    raise NotImplementedError()'''
+
+
+@pytest.mark.parametrize(
+    "lang, expected",
+    [
+        (
+            "en",
+            '''def dq_da(a):
+    """∂Q/∂a for Q = 3a³ − b², element by element."""
+    # Given: the operators above.
+    x = a + 1  # forward pass
+    print(x)  # tensor([1.])
+    s = "# not a comment · 不是注释"
+    # YOUR CODE HERE
+    raise NotImplementedError()''',
+        ),
+        (
+            "zh",
+            '''def dq_da(a):
+    """Q = 3a³ − b² 对 a 的偏导数 ∂Q/∂a，逐元素计算。"""
+    # 已给出：上面的运算符。
+    x = a + 1  # 前向传播
+    print(x)  # tensor([1.])
+    s = "# not a comment · 不是注释"
+    # 在此处写你的代码
+    raise NotImplementedError()''',
+        ),
+        ("both", BILINGUAL_STUB),
+    ],
+)
+def test_comments_and_docstrings_keep_the_editions_language(lang, expected):
+    assert code_in_language(BILINGUAL_STUB, lang) == expected
+
+
+def test_a_multi_line_docstring_and_a_cell_that_does_not_parse():
+    doc = 'def f():\n    """First line.\n    Second line.\n    第一行。\n    第二行。\n    """\n    return 1'
+    assert (
+        code_in_language(doc, "en")
+        == 'def f():\n    """First line.\n    Second line.\n    """\n    return 1'
+    )
+    assert (
+        code_in_language(doc, "zh")
+        == 'def f():\n    """第一行。\n    第二行。\n    """\n    return 1'
+    )
+    magic = "%%time\nx = (1  # open · 打开"
+    assert code_in_language(magic, "zh") == magic
 
 
 def test_start_page_edition_links_every_lesson_in_one_language(editions):

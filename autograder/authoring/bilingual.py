@@ -333,6 +333,11 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
     cells = nb.cells
     names = symbols(cells)
     for i, cell in enumerate(cells):
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and grading.get("solution") and not grading.get("grade"):
+            problems += [
+                f"{path}: cell {i}: {p}" for p in answer_comment_problems(cell.source, glossary)
+            ]
         if cell.cell_type != "markdown":
             continue
         where = f"{path}: cell {i}"
@@ -406,6 +411,52 @@ def avoided_terms(text: str, glossary: list[Term] | None = None) -> list[str]:
         if s in text
     ]
     return found
+
+
+SOLUTION_REGION = re.compile(
+    r"^[ \t]*### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*$", re.S | re.M
+)
+PROSE_WORDS = re.compile(r"[A-Za-z]{3,}(?:[ ,'-]+[A-Za-z]{2,}){2,}")
+
+
+def _comments_and_docstrings(source: str) -> list[str]:
+    """The text of every comment and own-line triple-quoted string of ``source``."""
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return []
+    found = []
+    lines = source.split("\n")
+    for tok in tokens:
+        row, col = tok.start
+        if tok.type == tokenize.COMMENT:
+            found.append(tok.string.lstrip("#").strip())
+        elif (
+            tok.type == tokenize.STRING
+            and row <= len(lines)
+            and not lines[row - 1][:col].strip()
+            and tok.string.lstrip("rRuU")[:3] in ('"""', "'''")
+        ):
+            found.append(tok.string.lstrip("rRuU")[3:-3].strip())
+    return found
+
+
+def answer_comment_problems(source: str, glossary: list[Term] | None = None) -> list[str]:
+    """An answer cell's stub: every comment and docstring in words has its Chinese line
+    (docs/BILINGUAL.md, "Comments and docstrings"), and that Chinese follows the glossary."""
+    from autograder.authoring.edition import code_in_language
+
+    stub = SOLUTION_REGION.sub("", source)
+    problems = []
+    for text in _comments_and_docstrings(code_in_language(stub, "zh")):
+        if not CJK.search(text) and PROSE_WORDS.search(text):
+            problems.append(f"a comment or docstring of the answer has no Chinese line: {text!r}")
+    chinese = "\n".join(t for t in _comments_and_docstrings(stub) if CJK.search(t))
+    problems += [f"in a comment: {p}" for p in avoided_terms(chinese, glossary)]
+    return problems
 
 
 def check_tree(root: Path = ROOT) -> list[str]:
