@@ -19,6 +19,7 @@ Without /usr/bin/chromium the suite skips, except in CI (``CI=true``) where it f
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import secrets
 import shutil
@@ -50,6 +51,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 SERVER_START_S = 90
+ZH_KERNEL = "python3-course-zh"  # a kernelspec with COURSE_LANG=zh
 
 
 def in_ci() -> bool:
@@ -165,6 +167,18 @@ def lab(playwright_api, tmp_path_factory):
     labsetup.write_self_study_config(config_dir)  # studying alone: no Assignment List
     (exchange_root / ".exchange").mkdir(parents=True)
 
+    # A kernel that speaks Chinese, as under `COURSE_LANG=zh make lab` (a notebook may not set
+    # COURSE_LANG itself: the course's guard forbids changing the kernel's environment).
+    zh_kernel = base / "jupyter-data" / "kernels" / ZH_KERNEL
+    zh_kernel.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (COURSE_LANG=zh)",
+        "language": "python",
+        "env": {"COURSE_LANG": "zh"},
+    }
+    (zh_kernel / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+
     fresh_artifacts()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     log = ARTIFACTS / f"jupyter-server{'-' + worker if worker else ''}.log"
@@ -173,6 +187,7 @@ def lab(playwright_api, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         JUPYTER_CONFIG_PATH=str(config_dir),
+        JUPYTER_PATH=str(base / "jupyter-data"),
         JUPYTER_RUNTIME_DIR=str(runtime),
         JUPYTERLAB_SETTINGS_DIR=str(base / "user-settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),

@@ -1,0 +1,116 @@
+"""What a learner reads in JupyterLab after a wrong answer, and the lesson's scoreboard.
+
+In the bilingual workspace and in the Chinese edition (with a kernel that has ``COURSE_LANG=zh``,
+as under ``COURSE_LANG=zh make lab``): a wrong answer's feedback fits in one screen and starts
+with the recognised mistake; ``progress()`` then shows every exercise by its title, with the
+right totals after a wrong, a blank and a right answer. Screenshots: test-artifacts/browser/
+feedback-wrong-<lang>.png and scoreboard-<lang>.png.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from autograder.authoring.samples import grade_id, solved_source
+from autograder.config import ROOT, SOURCE_DIR
+from course_utils.scoreboard import rows
+from tests.browser.conftest import VIEWPORT, ZH_KERNEL
+from tests.browser.jlab import STDERR, Notebook, screenshot, scroll_into_view
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+LESSON = "03_differentiation"
+WRONG = ("dq_db", "def dq_db(b):\n    return -2 * b**2\n")  # the power rule not applied
+BLANK = "dq_da"  # left as the stub: raise NotImplementedError()
+RIGHT = "upstream"
+MISTAKE = {"en": "still has b²", "zh": "还留着 b²"}
+WORKSPACES = {
+    "both": f"{LESSON}/{LESSON}.ipynb",  # what `make lab` serves: work/both/
+    "zh": f"editions/zh/{LESSON}/{LESSON}.ipynb",  # `course edition --lang zh`
+}
+
+
+def _with_zh_kernel(lab, path: str) -> str:
+    """A copy of the notebook at ``path``, beside it, that runs in the COURSE_LANG=zh kernel."""
+    nb = nbformat.read(lab.root / path, as_version=4)
+    nb.metadata["kernelspec"] = {"name": ZH_KERNEL, "display_name": ZH_KERNEL, "language": "python"}
+    copy = path.removesuffix(".ipynb") + "-zh-kernel.ipynb"
+    nbformat.write(nb, lab.root / copy)
+    return copy
+
+
+def _test_cell_after(nb, index: int) -> int:
+    return next(
+        i
+        for i in range(index + 1, len(nb.cells))
+        if nb.cells[i].get("metadata", {}).get("nbgrader", {}).get("grade")
+    )
+
+
+@pytest.mark.parametrize("lang", ["both", "zh"])
+def test_wrong_answer_feedback_and_scoreboard(lab, page, lang):
+    path = WORKSPACES[lang] if lang == "both" else _with_zh_kernel(lab, WORKSPACES[lang])
+    served = nbformat.read(lab.root / path, as_version=4)
+    where = {grade_id(c): i for i, c in enumerate(served.cells) if grade_id(c)}
+    solution = nbformat.read(ROOT / SOURCE_DIR / LESSON / f"{LESSON}.ipynb", as_version=4)
+    right = next(solved_source(c.source) for c in solution.cells if grade_id(c) == RIGHT)
+    code = [i for i, c in enumerate(served.cells) if c.cell_type == "code"]
+    imports = code[0]
+    board = next(i for i in code if "progress()" in served.cells[i].source)
+
+    nb = Notebook.open(lab, page, path)
+    try:
+        nb.run_cells(imports)
+
+        # A wrong answer: the first line of its feedback names the mistake; it fits on screen.
+        wrong, source = WRONG
+        nb.replace_source(where[wrong], source)
+        nb.run_cells(where[wrong], count=2)
+        test = _test_cell_after(served, where[wrong])
+        error = nb.cell(test).locator(STDERR).first
+        first = (error.inner_text().strip().splitlines() or [""])[0]
+        expected = MISTAKE["zh" if lang == "zh" else "en"]
+        assert expected in first and first.lstrip().startswith("✗"), first
+        if lang == "both":
+            assert MISTAKE["zh"] in error.inner_text()
+        else:
+            assert "power rule" not in error.inner_text()
+        output = nb.cell(test).locator(".jp-OutputArea")
+        height = output.bounding_box()["height"]
+        assert height < VIEWPORT["height"], f"the feedback is {height:.0f} px high"
+        scroll_into_view(nb.cell(where[wrong]))
+        screenshot(page, f"feedback-wrong-{lang}")
+
+        # A blank answer (the stub as it is), then a right one.
+        nb.run_cells(where[BLANK], count=2)
+        nb.replace_source(where[RIGHT], right)
+        nb.run_cells(where[RIGHT], count=2)
+        assert "✓" in nb.output_text(_test_cell_after(served, where[RIGHT]))
+
+        # The scoreboard: every exercise by its title, its state and points, the totals.
+        nb.run_cells(board)
+        text = nb.cell(board).locator(".jp-OutputArea").inner_text()
+        exercises = rows(served)
+        total = sum(r.points for r in exercises)
+        earned = next(r.points for r in exercises if f"differentiation.{RIGHT}" in r.exercises)
+        langs = ["zh"] if lang == "zh" else ["en", "zh"]
+        marks = {f"differentiation.{e}": m for e, m in (("upstream", "✓"), ("grad_b", "✗"))}
+        marks["differentiation.grad_a"] = "…"  # dq_da's exercise
+        for row in exercises:
+            mark = next((marks[e] for e in row.exercises if e in marks), "·")
+            gained = row.points if mark == "✓" else 0
+            for lg in langs:
+                title = row.title.render(lg)
+                assert f"{mark} {title}  {gained:g}/{row.points:g}" in text, (title, text)
+        assert MISTAKE["zh"] in text and "还没有作答" in text
+        if lang == "both":
+            assert f"Total: {earned:g}/{total:g}" in text and MISTAKE["en"] in text
+            assert "not answered yet" in text
+        else:
+            assert "Total" not in text and "not answered" not in text
+        assert f"合计：{earned:g}/{total:g}" in text
+        scroll_into_view(nb.cell(board))
+        screenshot(page, f"scoreboard-{lang}")
+    finally:
+        nb.close()
