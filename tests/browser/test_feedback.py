@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from autograder.authoring.samples import grade_id, solved_source
-from autograder.config import ROOT, SOURCE_DIR
+from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
 from course_utils.scoreboard import rows
 from tests.browser.conftest import VIEWPORT, ZH_KERNEL
 from tests.browser.jlab import STDERR, Notebook, screenshot, scroll_into_view
@@ -31,11 +31,19 @@ WORKSPACES = {
 }
 
 
-def _with_zh_kernel(lab, path: str) -> str:
-    """A copy of the notebook at ``path``, beside it, that runs in the COURSE_LANG=zh kernel."""
-    nb = nbformat.read(lab.root / path, as_version=4)
-    nb.metadata["kernelspec"] = {"name": ZH_KERNEL, "display_name": ZH_KERNEL, "language": "python"}
-    copy = path.removesuffix(".ipynb") + "-zh-kernel.ipynb"
+def _fresh_copy(lab, lang: str) -> str:
+    """A fresh copy of the lesson beside the served one (another test's Validate may have saved
+    its answers there); in Chinese it runs in the COURSE_LANG=zh kernel."""
+    path = WORKSPACES[lang]
+    source = ROOT / RELEASE_DIR / LESSON / f"{LESSON}.ipynb" if lang == "both" else lab.root / path
+    nb = nbformat.read(source, as_version=4)
+    if lang == "zh":
+        nb.metadata["kernelspec"] = {
+            "name": ZH_KERNEL,
+            "display_name": ZH_KERNEL,
+            "language": "python",
+        }
+    copy = path.removesuffix(".ipynb") + f"-feedback-{lang}.ipynb"
     nbformat.write(nb, lab.root / copy)
     return copy
 
@@ -50,7 +58,7 @@ def _test_cell_after(nb, index: int) -> int:
 
 @pytest.mark.parametrize("lang", ["both", "zh"])
 def test_wrong_answer_feedback_and_scoreboard(lab, page, lang):
-    path = WORKSPACES[lang] if lang == "both" else _with_zh_kernel(lab, WORKSPACES[lang])
+    path = _fresh_copy(lab, lang)
     served = nbformat.read(lab.root / path, as_version=4)
     where = {grade_id(c): i for i, c in enumerate(served.cells) if grade_id(c)}
     solution = nbformat.read(ROOT / SOURCE_DIR / LESSON / f"{LESSON}.ipynb", as_version=4)

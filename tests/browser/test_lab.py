@@ -23,6 +23,7 @@ from tests.browser.jlab import (
     NOTEBOOK_OPEN_S,
     STDERR,
     Notebook,
+    click_menu,
     open_lab,
     renders_chinese,
     screenshot,
@@ -210,7 +211,7 @@ def test_studying_alone_has_no_assignment_list_but_validate(lab, page):
     menus = [m.strip() for m in page.locator(".lm-MenuBar-itemLabel").all_text_contents()]
     assert "File" in menus and "Nbgrader" not in menus, menus
     assert start.panel.locator(".jp-Toolbar .validate-button").count() == 1
-    page.keyboard.press("Control+Shift+c")  # the command palette lists no Assignment List
+    click_menu(page, "View", "apputils:activate-command-palette")  # no Assignment List there
     palette = page.locator("#command-palette")
     palette.locator("input").fill("assignment")
     page.wait_for_timeout(500)
