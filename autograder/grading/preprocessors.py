@@ -17,7 +17,7 @@ from course_utils.exercises import (
     ANSWER_MIME,
     PROCESS,
     Exercise,
-    decode,
+    answers_from_record,
     diagnose,
     first_problem_of,
     get,
@@ -97,20 +97,7 @@ def recorded_answers(
     exercise: Exercise, seed: int, hidden: bool, outcomes: object
 ) -> list[tuple[tuple, object, BaseException | None]] | None:
     """``(args, answer, error)`` per input, rebuilt from the record; None if it is incomplete."""
-    cases = exercise.inputs(seed, hidden)
-    if not isinstance(outcomes, list) or len(outcomes) != len(cases):
-        return None
-    answered: list[tuple[tuple, object, BaseException | None]] = []
-    for args, outcome in zip(cases, outcomes, strict=True):
-        if isinstance(outcome, dict) and outcome.get("t") == "error":
-            name = str(outcome.get("type", "Exception"))[:60]
-            error: BaseException = (
-                NotImplementedError() if name == "NotImplementedError" else RuntimeError(name)
-            )
-            answered.append((args, None, error))
-        else:
-            answered.append((args, decode(outcome), None))
-    return answered
+    return answers_from_record(exercise.inputs(seed, hidden), outcomes)
 
 
 def wrong_verdict(

@@ -124,8 +124,13 @@ class Checker:
         names: object = (),
     ) -> dict:
         from course_utils import rules
-        from course_utils.exercises import MAX_PREDICTION_CHECKS, first_problem_of, process_problem
-        from course_utils.harness import clean_names, decode
+        from course_utils.exercises import (
+            MAX_PREDICTION_CHECKS,
+            answers_from_record,
+            first_problem_of,
+            process_problem,
+        )
+        from course_utils.harness import clean_names
 
         with self.lock:
             held = self.tickets.pop(str(ticket), None)
@@ -140,7 +145,8 @@ class Checker:
             )
         exercise = self._exercise(held.exercise)
         cases = exercise.inputs(held.seed, held.hidden)
-        if not isinstance(outcomes, list) or len(outcomes) != len(cases):
+        answered = answers_from_record(cases, outcomes)
+        if answered is None:
             raise Refused(400, Msg("✗ Incomplete answers.", "✗ 答案不完整。"))
         key = (user, exercise.id)
         tries = self.failures.get(key, 0)
@@ -150,16 +156,6 @@ class Checker:
             else [],
             exercise.forbids,
         )
-        answered = []
-        for args, outcome in zip(cases, outcomes, strict=True):
-            if isinstance(outcome, dict) and outcome.get("t") == "error":
-                name = str(outcome.get("type", "Exception"))[:60]
-                error: BaseException = (
-                    NotImplementedError() if name == "NotImplementedError" else RuntimeError(name)
-                )
-                answered.append((args, None, error))
-            else:
-                answered.append((args, decode(outcome), None))
         first = first_problem_of(
             exercise,
             answered,

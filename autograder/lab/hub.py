@@ -466,6 +466,26 @@ class RunningHub:
     checking: subprocess.Popen | None = None
 
 
+def _as_grader_in_background(
+    s: HubSettings, argv: list[str], env: dict[str, str], log: Path
+) -> subprocess.Popen:
+    """A service of the course (the course service, the checking service) as the grader account,
+    in the course folder, in a session of its own, its output in ``log``."""
+    grader = pwd.getpwnam(GRADER)
+    with log.open("w") as out:
+        return subprocess.Popen(
+            argv,
+            cwd=s.course,
+            env=env,
+            user=grader.pw_uid,
+            group=grader.pw_gid,
+            extra_groups=grader_groups(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def start(s: HubSettings, log: Path) -> RunningHub:
     """Start JupyterHub (it starts the proxy) and the course service; wait until both answer.
 
@@ -491,33 +511,17 @@ def start(s: HubSettings, log: Path) -> RunningHub:
             start_new_session=True,
         )
     running = RunningHub(s, hub)
-    grader = pwd.getpwnam(GRADER)
     service_log = log.with_name(log.name + ".service")
-    with service_log.open("w") as out:
-        running.service = subprocess.Popen(
-            [str(BIN / "jupyterhub-singleuser")],
-            cwd=s.course,
-            env=service_env(s),
-            user=grader.pw_uid,
-            group=grader.pw_gid,
-            extra_groups=grader_groups(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    running.service = _as_grader_in_background(
+        s, [str(BIN / "jupyterhub-singleuser")], service_env(s), service_log
+    )
     checking_log = log.with_name(log.name + ".checking")
-    with checking_log.open("w") as out:
-        running.checking = subprocess.Popen(
-            [sys.executable, "-m", "autograder.lab.checking", "--port", str(s.check_port)],
-            cwd=s.course,
-            env=check_env(s),
-            user=grader.pw_uid,
-            group=grader.pw_gid,
-            extra_groups=grader_groups(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    running.checking = _as_grader_in_background(
+        s,
+        [sys.executable, "-m", "autograder.lab.checking", "--port", str(s.check_port)],
+        check_env(s),
+        checking_log,
+    )
     deadline = time.monotonic() + HUB_START_S
     checks = {
         "JupyterHub": (hub, log, f"{s.url}/hub/api/"),

@@ -472,6 +472,28 @@ _FAILURES: dict[str, int] = {}
 MAX_PREDICTION_CHECKS = 3
 
 
+def answers_from_record(
+    cases: list[tuple], outcomes: object
+) -> list[tuple[tuple, Any, BaseException | None]] | None:
+    """``(args, answer, error)`` per input, rebuilt from encoded answers; None if incomplete.
+
+    An error is known only by its type's name: a stub's is a real ``NotImplementedError``
+    (so that it reads as "not answered"), any other a ``RuntimeError`` named after it."""
+    if not isinstance(outcomes, list) or len(outcomes) != len(cases):
+        return None
+    answered: list[tuple[tuple, Any, BaseException | None]] = []
+    for args, outcome in zip(cases, outcomes, strict=True):
+        if isinstance(outcome, dict) and outcome.get("t") == "error":
+            name = str(outcome.get("type", "Exception"))[:60]
+            error: BaseException = (
+                NotImplementedError() if name == "NotImplementedError" else RuntimeError(name)
+            )
+            answered.append((args, None, error))
+        else:
+            answered.append((args, decode(outcome), None))
+    return answered
+
+
 def first_problem_of(
     exercise: Exercise,
     answered: list[tuple[tuple, Any, BaseException | None]],
