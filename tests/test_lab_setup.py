@@ -174,10 +174,13 @@ def test_a_stale_matplotlib_font_list_is_rebuilt(tmp_path):
 
 
 def _self_study_hook(config_dir: Path):
-    """The page-config hook that ``jupyter_server_config.py`` gives JupyterLab, as it loads it."""
+    """The page-config hook that ``jupyter_server_config.py`` gives JupyterLab, as it loads it
+    (None where it leaves tornado_settings alone)."""
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("jupyter_server_config.py", path=str(config_dir)).load_config()
+    if "tornado_settings" not in config.ServerApp:
+        return None
     settings = config.ServerApp.tornado_settings
     if not isinstance(settings, dict):  # a lazy value: what it adds to the server's settings
         settings = settings.get_value({})
@@ -194,6 +197,11 @@ def test_the_assignment_list_is_hidden_when_studying_alone_not_on_a_hub(tmp_path
         monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "secret")
     labsetup.setup(prefix=tmp_path / "env", root=tmp_path, fonts=False)
     hook = _self_study_hook(labsetup.jupyter_config_dir(tmp_path / "env"))
+    if hub:
+        # JupyterHub's single-user extension reads ServerApp.tornado_settings as a dict: a lazy
+        # value there (what .update() makes) kept every hub server from starting.
+        assert hook is None
+        return
     instructor = [f"@jupyter/nbgrader:{p}" for p in labsetup.INSTRUCTOR_PANELS]
     for given in (list(instructor), {name: True for name in instructor}):
         disabled = hook(None, {"disabledExtensions": given})["disabledExtensions"]

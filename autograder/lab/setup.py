@@ -93,7 +93,10 @@ def _hide_hub_panels(handler, page_config):
 
 
 c = get_config()  # noqa: F821
-c.ServerApp.tornado_settings.update({{"page_config_hook": _hide_hub_panels}})
+# Not under a hub at all: touching tornado_settings there makes it a lazy value, which
+# JupyterHub's single-user extension cannot read, and the server never comes up.
+if not any(os.environ.get(name) for name in HUB_ENV):
+    c.ServerApp.tornado_settings.update({{"page_config_hook": _hide_hub_panels}})
 """
 
 FONT_PACKAGE = "fonts-wqy-microhei"
