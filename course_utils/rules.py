@@ -251,8 +251,8 @@ SAFE_MODULES = frozenset(
 # course_utils' parts that drive or judge the grading: never a learner's to import.
 COURSE_PRIVATE = {"harness", "rules", "exercises"}
 # Builtins that reach the interpreter, IPython or files.
-TAMPER_BUILTINS = {"get_ipython", "breakpoint", "open", "input", "exit", "quit", "help"}
-TAMPER_BUILTINS |= {"__builtins__", "__loader__", "__spec__", "memoryview", "classmethod_"}
+TAMPER_BUILTINS = {"get_ipython", "breakpoint", "open", "exit", "quit"}
+TAMPER_BUILTINS |= {"__builtins__", "__loader__", "__spec__", "memoryview"}
 # Dunder attributes anyone may use; the others (__dict__, __globals__, __class__, __code__,
 # __closure__, __self__, __subclasses__, ...) lead out of the object to the interpreter.
 ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__call__", "__len__", "__qualname__"}
