@@ -444,18 +444,20 @@ def as_grader(s: HubSettings, argv: list[str], timeout: float = 600) -> subproce
     """Run an instructor's command as the grader account in the course folder, as in a terminal
     of the course service (same environment, minus the service's hub token)."""
     env = {k: v for k, v in service_env(s).items() if not k.startswith("JUPYTERHUB_")}
-    grader = pwd.getpwnam(GRADER)
     return subprocess.run(
-        argv,
-        cwd=s.course,
-        env=env,
-        user=grader.pw_uid,
-        group=grader.pw_gid,
-        extra_groups=grader_groups(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        argv, env=env, capture_output=True, text=True, timeout=timeout, **_as_grader_account(s)
     )
+
+
+def _as_grader_account(s: HubSettings) -> dict:
+    """How a process runs as the grader account, in the course folder, with its groups."""
+    grader = pwd.getpwnam(GRADER)
+    return {
+        "cwd": s.course,
+        "user": grader.pw_uid,
+        "group": grader.pw_gid,
+        "extra_groups": grader_groups(),
+    }
 
 
 @dataclass
@@ -471,18 +473,14 @@ def _as_grader_in_background(
 ) -> subprocess.Popen:
     """A service of the course (the course service, the checking service) as the grader account,
     in the course folder, in a session of its own, its output in ``log``."""
-    grader = pwd.getpwnam(GRADER)
     with log.open("w") as out:
         return subprocess.Popen(
             argv,
-            cwd=s.course,
             env=env,
-            user=grader.pw_uid,
-            group=grader.pw_gid,
-            extra_groups=grader_groups(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            **_as_grader_account(s),
         )
 
 
