@@ -1,12 +1,12 @@
 """``course grade --scheduler tcp://HOST:8786``: grade on the workers of a Dask cluster.
 
-The grader keeps the loop it runs locally (:func:`autograder.grading.grade._run_loop`); only
+The grader keeps the loop it runs locally (:func:`autograder.grading.executors.run_loop`); only
 the executor changes, from a pool of forked workers to ``Client.get_executor(pure=False)``.
 What travels:
 
 - to a worker: the submission folder as zip bytes, the released lesson (blank notebooks
   for submissions that cannot be read) as zip bytes, the gradebook URL and the limits;
-- back: the :class:`~autograder.grading.grade.Result` as a dict and the feedback pages
+- back: the :class:`~autograder.grading.jobs.Result` as a dict and the feedback pages
   as bytes, which the grader writes where local workers would have.
 
 Each Dask worker gets, once, through :class:`GradingPlugin`: a scratch course folder, a
@@ -136,8 +136,10 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         import logging
         import warnings
 
-        from autograder.grading import forkkernel, grade, speedups
+        from autograder.grading import forkkernel, speedups
+        from autograder.grading.confinement import kernel_sandbox, sandbox_supported
         from autograder.grading.forkserver import threads_for_torch
+        from autograder.grading.worker import WORKER
 
         warnings.filterwarnings("ignore")
         logging.getLogger("traitlets").setLevel(logging.ERROR)
@@ -148,8 +150,8 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         scratch = forkkernel.kernels_folder()
         os.chmod(base, 0o711)
         box = None
-        if self.sandbox and grade.sandbox_supported():
-            box = grade.kernel_sandbox(
+        if self.sandbox and sandbox_supported():
+            box = kernel_sandbox(
                 [str(course), str(Path(worker.local_directory).resolve())], self.memory_bytes
             )
         # A new Python (fork + exec), not a fork of this threaded worker; it dies with it.
@@ -157,27 +159,27 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
         forkkernel.stop_server()
         forkkernel.start_server(box, scratch, fork=False, threads=threads)
         threads_for_torch(threads)
-        grade._worker.update(
-            course=course, sandbox=box, base=base, scratch=scratch, lock=threading.Lock()
-        )
+        WORKER.update(course=course, sandbox=box, base=base, scratch=scratch, lock=threading.Lock())
 
     def teardown(self, worker) -> None:
-        from autograder.grading import forkkernel, grade
+        from autograder.grading import forkkernel
+        from autograder.grading.worker import WORKER
 
         forkkernel.stop_server()
-        if grade._worker.get("scratch") is not None:
-            forkkernel.remove_kernels_folder(grade._worker["scratch"])
-        if grade._worker.get("base") is not None:
-            shutil.rmtree(grade._worker["base"], ignore_errors=True)
+        if WORKER.get("scratch") is not None:
+            forkkernel.remove_kernels_folder(WORKER["scratch"])
+        if WORKER.get("base") is not None:
+            shutil.rmtree(WORKER["base"], ignore_errors=True)
 
 
 def grade_remote(
     job: dict, submission: bytes, released: bytes, db_url: str, limits: dict
 ) -> tuple[dict, dict[str, bytes]]:
     """On a Dask worker: grade one submission sent as bytes; feedback comes back as bytes."""
-    from autograder.grading import grade
+    from autograder.grading.jobs import Job, Limits
+    from autograder.grading.worker import WORKER, grade_one
 
-    w = grade._worker
+    w = WORKER
     if "course" not in w:
         raise RuntimeError("this Dask worker has no grading plugin (it joined after the start)")
     with w["lock"]:  # one fork-server conversation and one nbgrader app at a time
@@ -185,10 +187,8 @@ def grade_remote(
         incoming = w["base"] / "incoming" / job["student"] / job["assignment"]
         unzip_to(submission, incoming)
         unzip_to(released, course / RELEASE_DIR / job["assignment"])
-        w.update(db_url=db_url, limits=grade.Limits(**limits))
-        result = grade.grade_one(
-            grade.Job(job["student"], job["assignment"], str(incoming), job["digest"])
-        )
+        w.update(db_url=db_url, limits=Limits(**limits))
+        result = grade_one(Job(job["student"], job["assignment"], str(incoming), job["digest"]))
         pages = {Path(p).name: Path(p).read_bytes() for p in result.feedback}
         shutil.rmtree(incoming, ignore_errors=True)
         for sub in ("submitted", "autograded", "feedback"):
@@ -214,7 +214,7 @@ def threads_per_host(client) -> dict[str, int]:
 
 
 class DaskPool:
-    """The executor of :func:`autograder.grading.grade._run_loop` on a Dask cluster."""
+    """The :class:`~autograder.grading.executors.Executor` on a Dask cluster."""
 
     def __init__(self, address: str, out: Path, db_url: str, sandbox: bool, limits, threads):
         try:
@@ -264,7 +264,7 @@ class DaskPool:
         )
 
     def receive(self, job, value):
-        from autograder.grading.grade import Result
+        from autograder.grading.jobs import Result
 
         result_dict, pages = value
         result = Result(**result_dict)

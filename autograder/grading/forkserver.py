@@ -384,7 +384,7 @@ GRADER_MODULES = ("course_utils.exercises", "autograder", "nbgrader", "tests")
 def forget_grader() -> None:
     """Drop the grader's modules from a forked kernel, so that no cell can import them.
 
-    On disk they are hidden by the sandbox (:func:`autograder.grading.grade.kernel_secrets`);
+    On disk they are hidden by the sandbox (:func:`autograder.grading.confinement.kernel_secrets`);
     in memory they were inherited by the fork. What is left is reachable only through means
     the grader forbids in every cell (``sys``, ``gc``, frames: :mod:`autograder.grading.rules`).
     """
