@@ -18,6 +18,10 @@ COMMANDS = {
         "autograder.commands.grade",
         "autograde submissions in parallel: grades.csv, feedback, report",
     ),
+    "serve": (
+        "autograder.commands.serve",
+        "grade submissions as they arrive in the exchange, warm, and release feedback",
+    ),
     "export": (
         "autograder.commands.export",
         "grades for an LMS: Canvas's or Moodle's grade import CSV, from course grade's output",
