@@ -25,6 +25,9 @@ _Tensor = torch.Tensor
 _isinstance = isinstance
 
 MAX_LISTED = 3
+# An answer within this relative distance of the right one everywhere is imprecise, not off by
+# a factor: the pattern says so instead of "times 1.000003".
+NEAR_ONE = 1e-3
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -65,6 +68,15 @@ def _fmt(x: Any) -> str:
     if _isinstance(x, float):
         return f"{x:.6g}"
     return str(x)
+
+
+def _pair(want: float, got: float) -> tuple[str, str]:
+    """Both numbers with enough digits to tell them apart (1.90425 and 1.90426, not 1.90425 twice)."""
+    for digits in (6, 9, 12, 17):
+        w, g = f"{want:.{digits}g}", f"{got:.{digits}g}"
+        if w != g:
+            return w, g
+    return w, g
 
 
 def _short(t: torch.Tensor) -> str:
@@ -117,6 +129,8 @@ def _not_a_tensor(actual: Any, name: str, hint: Msg | None) -> None:
 def _pattern(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> Msg | None:
     """Name a telling relation between a wrong answer and the right one, if there is one."""
     a, e = actual.double(), expected.double()
+    if _near(a, e, atol):
+        return _imprecise(rtol)
     if a.numel() < 2:  # one number is "off by a factor" from any other: no pattern to see
         return None
     if bool(_isclose(a, -e, rtol=rtol, atol=atol).all()):
@@ -146,6 +160,20 @@ def _pattern(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: fl
     return None
 
 
+def _near(a: torch.Tensor, e: torch.Tensor, atol: float) -> bool:
+    """Within NEAR_ONE of the right answer, relative to each element or to the largest one."""
+    scale = float(e.abs().max()) if e.numel() else 0.0
+    return bool(_isclose(a, e, rtol=NEAR_ONE, atol=max(atol, NEAR_ONE * scale)).all())
+
+
+def _imprecise(rtol: float) -> Msg:
+    return Msg(
+        f"Close, but outside the tolerance (rtol {rtol:g}): a precision or step-size problem, "
+        "not a wrong formula.",
+        f"已经很接近了，但超出了容差（rtol {rtol:g}）：这是精度或步长的问题，而不是公式错了。",
+    )
+
+
 def check_tensor(
     actual: Any,
     expected: torch.Tensor,
@@ -170,10 +198,12 @@ def check_tensor(
         _fail(
             Msg(
                 f"✗ {name}: the result is still attached to a computational graph "
-                f"(requires_grad=True, grad_fn={fn}), so autograd recorded work nobody needs. "
-                "Compute it inside `with torch.no_grad():`.",
-                f"✗ {name}：结果仍然连在计算图上（requires_grad=True，grad_fn={fn}），"
-                "autograd 白白记录了用不到的运算。请在 `with torch.no_grad():` 中计算它。",
+                f"(requires_grad=True, grad_fn={fn}); the exercise asks for a result outside it. "
+                "Work that needs no gradient runs under `torch.no_grad()`; a result that autograd "
+                "had to compute (a derivative) is returned with `.detach()`.",
+                f"✗ {name}：结果仍然连在计算图上（requires_grad=True，grad_fn={fn}）；"
+                "题目要求结果不在计算图里。不需要梯度的计算放在 `torch.no_grad()` 之下进行；"
+                "必须借助 autograd 才能算出的结果（比如导数），用 `.detach()` 返回。",
             ),
             hint,
         )
@@ -220,23 +250,20 @@ def check_tensor(
     lines_en, lines_zh = [], []
     for idx in wrong[:MAX_LISTED]:
         where = tuple(idx) if len(idx) != 1 else idx[0]
-        got, want = float(a[tuple(idx)]), float(e[tuple(idx)])
-        lines_en.append(f"  at index {where}: expected {_fmt(want)}, got {_fmt(got)}")
-        lines_zh.append(f"  下标 {where}：应为 {_fmt(want)}，实际为 {_fmt(got)}")
+        want, got = _pair(float(e[tuple(idx)]), float(a[tuple(idx)]))
+        lines_en.append(f"  at index {where}: expected {want}, got {got}")
+        lines_zh.append(f"  下标 {where}：应为 {want}，实际为 {got}")
     more = len(wrong) - MAX_LISTED
     if more > 0:
         lines_en.append(f"  … and {more} more")
         lines_zh.append(f"  ……另有 {more} 个")
     total = a.numel()
     if total == 1:  # one number: said as one
-        got, want = float(a.reshape(-1)[0]), float(e.reshape(-1)[0])
-        _fail(
-            Msg(
-                f"✗ {name}: expected {_fmt(want)}, got {_fmt(got)}.",
-                f"✗ {name}：应为 {_fmt(want)}，实际为 {_fmt(got)}。",
-            ),
-            hint,
+        want, got = _pair(float(e.reshape(-1)[0]), float(a.reshape(-1)[0]))
+        one = Msg(
+            f"✗ {name}: expected {want}, got {got}.", f"✗ {name}：应为 {want}，实际为 {got}。"
         )
+        _fail(one + _imprecise(rtol) if _near(a, e, atol) else one, hint)
     summary = Msg(
         f"✗ {name}: {len(wrong)} of {total} element(s) differ (largest difference {float(diff.max()):.4g}):\n"
         + "\n".join(lines_en),
@@ -257,7 +284,13 @@ def check_value(
     hint: Msg | None = None,
     rel_tol: float = 1e-6,
 ) -> None:
-    """Check a Python number or bool; tensors with one element are accepted for numbers."""
+    """Check a Python number or bool, or a list of bools (one per item, as a list or tuple).
+
+    Tensors with one element are accepted for numbers; a list of bools must be Python bools.
+    """
+    if _isinstance(expected, (list, tuple)):
+        _check_bools(actual, list(expected), name, hint)
+        return
     if _isinstance(actual, _Tensor) and actual.numel() == 1 and not _isinstance(expected, bool):
         actual = actual.item()
     if _isinstance(expected, bool):
@@ -291,10 +324,57 @@ def check_value(
             )
         ok = math.isclose(float(actual), float(expected), rel_tol=rel_tol, abs_tol=1e-9)
     if not ok:
+        if _isinstance(expected, float) and _isinstance(actual, (int, float)):
+            want, got = _pair(float(expected), float(actual))
+            close = math.isclose(float(actual), float(expected), rel_tol=NEAR_ONE)
+        else:
+            want, got, close = _fmt(expected), _fmt(actual), False
+        one = Msg(
+            f"✗ {name}: expected {want}, got {got}.", f"✗ {name}：应为 {want}，实际为 {got}。"
+        )
+        _fail(one + _imprecise(rel_tol) if close else one, hint)
+
+
+def _check_bools(actual: Any, expected: list, name: str, hint: Msg | None) -> None:
+    """A list of Python bools, item by item (the items that differ are listed, as for tensors)."""
+    n = len(expected)
+    if not _isinstance(actual, (list, tuple)) or not all(_isinstance(v, bool) for v in actual):
         _fail(
             Msg(
-                f"✗ {name}: expected {_fmt(expected)}, got {_fmt(actual)}.",
-                f"✗ {name}：应为 {_fmt(expected)}，实际为 {_fmt(actual)}。",
+                f"✗ {name}: expected a list of {n} Python bools (True or False), got "
+                f"{_describe_bools(actual)}.",
+                f"✗ {name}：应返回由 {n} 个 Python bool（True 或 False）组成的列表，实际得到 "
+                f"{_describe_bools(actual)}。",
             ),
             hint,
         )
+    if len(actual) != n:
+        _fail(
+            Msg(
+                f"✗ {name}: expected {n} items, one per line, got {len(actual)}.",
+                f"✗ {name}：应有 {n} 项（每行一项），实际得到 {len(actual)} 项。",
+            ),
+            hint,
+        )
+    wrong = [i for i in range(n) if actual[i] is not expected[i]]
+    if not wrong:
+        return
+    en = [f"  item {i}: expected {expected[i]}, got {actual[i]}" for i in wrong[:MAX_LISTED]]
+    zh = [f"  第 {i} 项：应为 {expected[i]}，实际为 {actual[i]}" for i in wrong[:MAX_LISTED]]
+    if len(wrong) > MAX_LISTED:
+        en.append(f"  … and {len(wrong) - MAX_LISTED} more")
+        zh.append(f"  ……另有 {len(wrong) - MAX_LISTED} 项")
+    _fail(
+        Msg(
+            f"✗ {name}: {len(wrong)} of {n} item(s) are wrong:\n" + "\n".join(en),
+            f"✗ {name}：{n} 项中有 {len(wrong)} 项不对：\n" + "\n".join(zh),
+        ),
+        hint,
+    )
+
+
+def _describe_bools(actual: Any) -> str:
+    if _isinstance(actual, (list, tuple)):
+        kinds = sorted({type(v).__name__ for v in actual if not _isinstance(v, bool)})
+        return f"{type(actual).__name__}[{', '.join(kinds)}]"
+    return _describe(actual)

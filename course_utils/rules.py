@@ -48,10 +48,12 @@ BY_HAND = frozenset({AUTOGRAD, TORCH_FUNC, COURSE_REFERENCE, DYNAMIC_CODE})
 NOT_ALLOWED = "not_allowed"  # outside a derivation's allowlist (see ALLOWED_* below)
 TAMPER = "tamper"  # sys, threads, frames, IPython, monkey-patching: anywhere in the notebook
 FINITE_DIFFERENCES = "finite_differences"  # a step h where a derivation is asked
+# A prediction made by reading code: calling torch at all would run it instead (leaf_mask).
+NO_TORCH = "no_torch"
 EVERY_EXERCISE = frozenset({COURSE_REFERENCE, DYNAMIC_CODE, TAMPER})
 
 MEANS = (AUTOGRAD, TORCH_FUNC, OPTIM, COURSE_REFERENCE, DYNAMIC_CODE, NOT_ALLOWED, TAMPER)
-MEANS += (FINITE_DIFFERENCES,)
+MEANS += (FINITE_DIFFERENCES, NO_TORCH)
 
 Use = tuple[str, str]  # (means, what was used), e.g. ("autograd", "loss.backward()")
 MAX_USES = 12
@@ -97,6 +99,13 @@ WHY[FINITE_DIFFERENCES] = Msg(
     "approximates it. Write the derivative's formula instead, or this answer does not count.",
     "这道练习要求你推导出梯度；`{what}` 说明你用的是有限差分，它只能近似梯度。"
     "请写出导数的公式，否则这个答案不计分。",
+)
+WHY[NO_TORCH] = Msg(
+    "this exercise asks you to work the answer out by reading the code, not by running it; "
+    "`{what}` calls torch, so this answer does not count. Use plain Python (strings, lists, "
+    "bools) and return a list of bools.",
+    "这道练习要求你通过阅读代码推断出答案，而不是运行它；`{what}` 调用了 torch，所以这个答案不计分。"
+    "请只用普通的 Python（字符串、列表、布尔值），并返回一个由 bool 组成的列表。",
 )
 WHY[TAMPER] = Msg(
     "`{what}` in your notebook reaches into the Python process, IPython or the modules the "
@@ -355,6 +364,7 @@ class _Finder(ast.NodeVisitor):
     private attributes the learner's own code never sets. ``derives``: a constant small enough to
     be a finite difference's step (:data:`FINITE_DIFFERENCES`). Always: what reaches into the
     kernel (:data:`TAMPER`). ``bound``: the names the learner's code binds at module level.
+    ``no_torch``: also the first call of anything in torch (:data:`NO_TORCH`).
     """
 
     def __init__(
@@ -366,8 +376,10 @@ class _Finder(ast.NodeVisitor):
         derives: bool = False,
         bound: Iterable[str] = (),
         own_attrs: Iterable[str] | None = (),
+        no_torch: bool = False,
     ) -> None:
         self.table = table
+        self.no_torch = no_torch
         self.learner_backward = learner_backward
         self.by_hand = by_hand
         self.derives = derives
@@ -448,6 +460,11 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        if self.no_torch and not any(u[0] == NO_TORCH for u in self.uses):  # one is enough
+            for path in _paths(func, self.table, self._scope()):
+                if path.split(".")[0] == "torch":
+                    self._add((NO_TORCH, f"{path}()"))
+                    break
         if isinstance(func, ast.Name) and func.id not in self._scope():
             if func.id in DYNAMIC_BUILTINS:
                 self._add((DYNAMIC_CODE, f"{func.id}()"))
@@ -615,6 +632,7 @@ def find_uses(
     derives: bool = False,
     bound: Iterable[str] = (),
     own_attrs: Iterable[str] | None = (),
+    no_torch: bool = False,
 ) -> list[Use]:
     """Every forbidden-looking means the code refers to, with aliases resolved (see _Finder)."""
     trees = list(code)
@@ -626,6 +644,7 @@ def find_uses(
         derives=derives,
         bound=bound,
         own_attrs=own_attrs,
+        no_torch=no_torch,
     )
     for tree in trees:
         finder.visit(tree)
@@ -705,7 +724,12 @@ def notebook_tampering() -> list[Use]:
 
 
 def function_uses(
-    answer: Callable, *, depth: int = 2, by_hand: bool = False, derives: bool = False
+    answer: Callable,
+    *,
+    depth: int = 2,
+    by_hand: bool = False,
+    derives: bool = False,
+    no_torch: bool = False,
 ) -> list[Use]:
     """The static view inside the learner's kernel: the function's source (where Python has it).
 
@@ -746,6 +770,7 @@ def function_uses(
             derives=derives,
             bound=set(globals_),
             own_attrs=None,
+            no_torch=no_torch,
         )
         uses.extend(found)
         for name in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}:
@@ -834,6 +859,18 @@ def _asked_by_learner(frame: types.FrameType, use: Use) -> bool:
     return _learner_frame(caller.f_code.co_filename)
 
 
+def _torch_builtin(fn: Any) -> bool:
+    """Whether a builtin is torch's: a function of torch, or a method of a tensor."""
+    module = getattr(fn, "__module__", None) or ""
+    owner = getattr(fn, "__self__", None)
+    return (
+        module.startswith("torch")
+        or isinstance(owner, torch.Tensor)
+        or (isinstance(owner, types.ModuleType) and owner.__name__.startswith("torch"))
+        or (isinstance(owner, type) and owner.__module__.startswith("torch"))
+    )
+
+
 class Watch:
     """Record what the learner's function used while it ran: see the module docstring.
 
@@ -904,6 +941,18 @@ class Watch:
                 self._note((AUTOGRAD, "the autograd engine"))
             elif name in _DYNAMIC_C and _learner_frame(frame.f_code.co_filename):
                 self._note((DYNAMIC_CODE, f"{name}()"))
+            elif NO_TORCH in self.forbids and _torch_builtin(arg):
+                if _learner_frame(frame.f_code.co_filename):
+                    on_tensor = isinstance(getattr(arg, "__self__", None), torch.Tensor)
+                    self._note((NO_TORCH, f"{'Tensor' if on_tensor else 'torch'}.{name}()"))
+        if (
+            event == "call"
+            and NO_TORCH in self.forbids
+            and frame.f_code.co_filename.startswith(_TORCH)
+            and frame.f_back is not None
+            and _learner_frame(frame.f_back.f_code.co_filename)
+        ):
+            self._note((NO_TORCH, f"torch: {frame.f_code.co_qualname}()"))
 
     def _count(self, frame: types.FrameType, event: str, arg: Any) -> None:
         """The process, whatever is forbidden: engine runs, hooks, the learner's own backward."""
@@ -972,6 +1021,7 @@ class Watch:
                 self.answer,
                 by_hand=NOT_ALLOWED in self.forbids,
                 derives=FINITE_DIFFERENCES in self.forbids,
+                no_torch=NO_TORCH in self.forbids,
             )
         except Exception:  # never let an odd function break the check itself
             return []

@@ -16,7 +16,8 @@ values are right and only the means can cost it the points:
   ``operator.attrgetter``, ``inspect.getmodule``, ``torch.ops.aten``, ``__globals__``,
   ``get_ipython()``), which zero every test after them;
 - ``not_allowed``: what a derivation's allowlist leaves out (``functools``, ``torch.vmap``,
-  ``torch.nn.utils``); ``finite_differences``: a step (``1e-6``, ``2 ** -20``, ``1j``).
+  ``torch.nn.utils``); ``finite_differences``: a step (``1e-6``, ``2 ** -20``, ``1j``);
+  ``no_torch``: any call into torch where a prediction is to be made by reading code.
 
 Every exercise forbids the course's code, code from strings and tampering, so every exercise
 has cheats; a cheat that imports the course's grader-side code tampers too.
@@ -45,6 +46,7 @@ from course_utils.exercises import (
     TORCH_FUNC,
     get,
 )
+from course_utils.rules import NO_TORCH
 
 REBINDING = "rebinding"
 
@@ -84,6 +86,12 @@ INJECT = {
         "_p = torch.nn.utils.parameters_to_vector",
     ],
     FINITE_DIFFERENCES: ["_h = 1e-6", "_h = 2.0 ** -20", "_z = 1j"],
+    # A prediction made by reading code: any torch call runs it instead, however it is spelled.
+    NO_TORCH: [
+        "_t = torch.ones(2)",
+        "import torch as _T\n_z = _T.zeros(1)",
+        "from torch import randn as _r\n_z = _r(3, requires_grad=True).exp()",
+    ],
 }
 # What the feedback must say for each kind of cheat: a note code.
 NOTE = {
@@ -95,6 +103,7 @@ NOTE = {
     TAMPER: "forbidden",
     NOT_ALLOWED: "forbidden",
     FINITE_DIFFERENCES: "forbidden",
+    NO_TORCH: "forbidden",
     REBINDING: "rebound",
 }
 # Cheats that reach into the kernel (or import the course's grader-side code) zero every

@@ -15,6 +15,7 @@ from course_utils.exercises import (
 from course_utils.graph import walk
 from course_utils.i18n import Msg
 from course_utils.objects import STEPS, Expression, Terms
+from course_utils.rules import NO_TORCH
 
 
 def _int(gen: torch.Generator, low: int, high: int) -> int:
@@ -329,11 +330,11 @@ def _program_args(gen: torch.Generator) -> tuple:
     return (lines,)
 
 
-def _run_program(program: list[str]) -> torch.Tensor:
+def _run_program(program: list[str]) -> list[bool]:
     """Run the lines with torch and ask every tensor whether it is a leaf."""
     names: dict = {"torch": torch}
     exec("\n".join(program), names)  # the lines come from LINE_FORMS only
-    return torch.tensor([names[f"t{i}"].is_leaf for i in range(len(program))])
+    return [bool(names[f"t{i}"].is_leaf) for i in range(len(program))]
 
 
 def _leaf_mask_by_hand(
@@ -342,7 +343,8 @@ def _leaf_mask_by_hand(
     ops_always_recorded: bool = False,
     leaf_is_no_grad: bool = False,
     detach_keeps: bool = False,
-) -> torch.Tensor:
+    requires_grad_keeps_history: bool = False,
+) -> list[bool]:
     """Leaves as a learner's line-by-line reading marks them (the switches are the slips)."""
     leaf: list[bool] = []
     grad: list[bool] = []
@@ -357,23 +359,28 @@ def _leaf_mask_by_hand(
             g, lf = "requires_grad=True" in rhs, True
         elif ".detach()" in rhs:
             src = ops[0]
-            g = rhs.endswith("requires_grad_()") or (detach_keeps and grad[src])
-            lf = True if rhs.endswith("requires_grad_()") or not detach_keeps else leaf[src]
+            revived = rhs.endswith("requires_grad_()")
+            g = revived or (detach_keeps and grad[src])
+            lf = True if revived or not detach_keeps else leaf[src]
+            if revived and requires_grad_keeps_history:
+                lf = False
         else:  # an operation: * or .exp()
             g = any(grad[i] for i in ops)
             lf = not (g or ops_always_recorded)
         grad.append(g)
         leaf.append(not g if leaf_is_no_grad else lf)
-    return torch.tensor(leaf)
+    return leaf
 
 
 register(
     Exercise(
         id="computational_graph.leaf_mask",
-        forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE}),
+        # A prediction from reading the lines: running them with torch would be the answer.
+        forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE, NO_TORCH}),
         title=Msg("Which tensors are leaves?", "哪些张量是叶子张量？"),
         make_args=_program_args,
         reference=_run_program,
+        kind="value",
         hints=(
             Msg(
                 "A tensor is a leaf unless autograd recorded the operation that made it. Go line "
@@ -385,10 +392,10 @@ register(
                 "Tensors you create are leaves, with or without requires_grad. An operation is "
                 "recorded only when one of its inputs requires grad; otherwise its result is a "
                 "leaf too. .detach() starts afresh, whatever requires_grad_() does afterwards. "
-                "Return a bool tensor, one entry per line.",
+                "Return a list of Python bools, one per line.",
                 "你直接创建的张量都是叶子张量，不论有没有 requires_grad。只有某个输入需要梯度时，"
                 "运算才会被记录；否则运算的结果也是叶子张量。.detach() 会从头开始，不论之后是否调用了 "
-                "requires_grad_()。返回一个 bool 张量，每行对应一个元素。",
+                "requires_grad_()。返回一个由 Python bool 组成的列表，每行对应一项。",
             ),
         ),
         mistakes=(
@@ -410,6 +417,18 @@ register(
                     "requires_grad=True is a leaf, the very kind that receives .grad.",
                     "你把“叶子张量”当成了“不需要梯度”：用 requires_grad=True 创建的张量正是叶子张量，"
                     "而且正是会得到 .grad 的那一种。",
+                ),
+            ),
+            Mistake(
+                "revived_not_leaf",
+                lambda program: _leaf_mask_by_hand(program, requires_grad_keeps_history=True),
+                Msg(
+                    "You marked .detach().requires_grad_() as a non-leaf: requires_grad_() only "
+                    "asks autograd to record what comes next; the detached tensor it is called "
+                    "on has no history, so it is a leaf that will receive .grad.",
+                    "你把 .detach().requires_grad_() 的结果标成了非叶子张量：requires_grad_() "
+                    "只是让 autograd 记录之后的运算；它所作用的、已经分离出来的张量没有历史，"
+                    "所以它是叶子张量，而且会得到 .grad。",
                 ),
             ),
             Mistake(

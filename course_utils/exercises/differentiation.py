@@ -263,22 +263,63 @@ register(
 )
 
 
+# How often each kind of pair is drawn. The last three are the traps: a comparison of sums
+# (or means), of norms, or of sorted values calls them equal, and no element-wise one does.
+_PAIR_WEIGHTS = {
+    "rounding": 2,
+    "equal": 1,
+    "different": 1,
+    "one_differs": 1,
+    "cancelling": 2,
+    "rearranged": 2,
+    "sign_flipped": 1,
+}
+
+
 def _close_args(gen: torch.Generator) -> tuple:
-    n = _size(gen)
+    pool = [kind for kind, w in _PAIR_WEIGHTS.items() for _ in range(w)]
+    kind = pool[int(torch.randint(0, len(pool), (1,), generator=gen))]
+    n = _size(gen) if kind in ("rounding", "equal", "different", "one_differs") else 2 + _size(gen)
     x = torch.randn(n, generator=gen)
-    kind = int(torch.randint(0, 4, (1,), generator=gen))
-    if kind == 0:  # the same numbers reached by another rounding path: relative error ~1e-7
+    if (
+        kind == "rounding"
+    ):  # the same numbers reached by another rounding path: relative error ~1e-7
         y = x * (1 + 4e-7 * torch.randn(n, generator=gen).sign())
-    elif kind == 1:  # exactly equal
+    elif kind == "equal":
         y = x.clone()
-    elif kind == 2:  # really different
+    elif kind == "different":
         y = x + 0.5 + torch.rand(n, generator=gen)
-    else:  # equal except one element
+    elif kind == "one_differs":
         y = x.clone()
         y[int(torch.randint(0, n, (1,), generator=gen))] += 0.5 + float(
             torch.rand(1, generator=gen)
         )
+    elif kind == "cancelling":  # +d on one element, -d on another: the sum and mean stay
+        y = x.clone()
+        i, j = torch.randperm(n, generator=gen)[:2].tolist()
+        d = 0.5 + float(torch.rand(1, generator=gen))
+        y[i] += d
+        y[j] -= d
+    elif kind == "rearranged":  # the same numbers in another order: sum, norm and sorted stay
+        x = x + torch.arange(n) * 0.7  # well apart, so that every shift moves something
+        y = x.roll(1 + int(torch.randint(0, n - 1, (1,), generator=gen)))
+    else:  # one element's sign flipped: the norm stays
+        x[0] = 0.5 + x[0].abs()
+        y = x.clone()
+        y[0] = -y[0]
     return x, y
+
+
+def _sums_match(x: torch.Tensor, y: torch.Tensor) -> bool:
+    return bool(torch.isclose(x.sum(), y.sum(), atol=1e-6))
+
+
+def _norms_match(x: torch.Tensor, y: torch.Tensor) -> bool:
+    return bool(torch.isclose(x.norm(), y.norm(), atol=1e-6))
+
+
+def _sorted_match(x: torch.Tensor, y: torch.Tensor) -> bool:
+    return bool(torch.allclose(x.sort().values, y.sort().values))
 
 
 register(
@@ -288,6 +329,7 @@ register(
         make_args=_close_args,
         reference=lambda x, y: bool(torch.allclose(x, y)),
         kind="value",
+        trials=8,  # a comparison of sums passes most pairs: several are needed to see it
         hints=(
             Msg(
                 "Two correct float computations can differ in their last bits. The comparison must "
@@ -309,9 +351,11 @@ register(
                 "exact_equality",
                 lambda x, y: bool(torch.equal(x, y)),
                 Msg(
-                    "You compared for exact equality (== or torch.equal): numbers that differ only by "
-                    "rounding count as different.",
-                    "你要求的是完全相等（== 或 torch.equal）：只差一点舍入误差的数也被当成了不相等。",
+                    "You compared for exact equality (== or torch.equal), or with a tolerance "
+                    "tighter than rounding: numbers that differ only by rounding count as "
+                    "different.",
+                    "你要求的是完全相等（== 或 torch.equal），或者用的容差比舍入误差还小："
+                    "只差一点舍入误差的数也被当成了不相等。",
                 ),
             ),
             Mistake(
@@ -322,6 +366,38 @@ register(
                     "larger than x the difference is negative, and still far from 0. Use its size.",
                     "你拿带符号的差值 x − y 和容差比较：当 y 比 x 大很多时，差值是负数，却离 0 很远。"
                     "应该用它的大小（绝对值）。",
+                ),
+            ),
+            Mistake(
+                "compared_sums",
+                _sums_match,
+                Msg(
+                    "You compared one summary of each tensor, its sum or its mean: a difference "
+                    "of +d in one element and −d in another cancels there. Compare the tensors "
+                    "element by element.",
+                    "你比较的是每个张量的一个汇总值（总和或平均值）：一个元素多了 d、另一个元素少了 d，"
+                    "在总和里正好抵消。请逐个元素地比较两个张量。",
+                ),
+            ),
+            Mistake(
+                "compared_norms",
+                _norms_match,
+                Msg(
+                    "You compared the norms (the lengths) of the two tensors: a tensor and the "
+                    "same numbers with a sign flipped or in another order have the same norm. "
+                    "Compare the tensors element by element.",
+                    "你比较的是两个张量的范数（长度）：把某个元素变号，或者把元素换个顺序，范数都不变。"
+                    "请逐个元素地比较两个张量。",
+                ),
+            ),
+            Mistake(
+                "compared_sorted",
+                _sorted_match,
+                Msg(
+                    "You sorted the values before comparing them: the same numbers in another "
+                    "order are a different gradient, since element i belongs to parameter i.",
+                    "你在比较之前先把数值排了序：同样的数换了顺序就是另一个梯度，"
+                    "因为第 i 个元素属于第 i 个参数。",
                 ),
             ),
             Mistake(
@@ -351,6 +427,9 @@ register(
             (torch.tensor([0.5, 2.0, -1.0]), torch.tensor([0.5, 2.75, -1.0])),
             (torch.tensor([0.5, 2.0]), torch.tensor([0.5, 1.0])),
             (torch.tensor([0.0, 1.0]), torch.tensor([1.0, 2.0])),
+            (torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.5, 1.5, 3.0])),
+            (torch.tensor([0.5, -1.0, 2.0]), torch.tensor([2.0, 0.5, -1.0])),
+            (torch.tensor([1.5, 2.0]), torch.tensor([-1.5, 2.0])),
         ],
     )
 )

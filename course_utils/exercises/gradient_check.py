@@ -46,6 +46,31 @@ def _test_function(gen: torch.Generator) -> NamedFunction:
     return NamedFunction("sum(sqrt(1 + x²))", "torch.sqrt(1 + x**2).sum()")
 
 
+# Every test function has a narrow valley added: f'' grows by 2·kᵢ·10⁶ on element i (kᵢ between
+# 1 and 3), and x lies within about 1e-6 of the valley's floor. A one-sided difference is off by
+# about h·kᵢ·10⁶ there, beyond the tolerance for any h above 1e-11, while a central one is exact
+# on the quadratic (its rounding is tiny, since the quadratic is tiny at x). The kᵢ differ so
+# that a one-sided error has a shape of its own (see _one_sided_like).
+VALLEY = 1e6
+
+
+def _with_valley(g: NamedFunction, gen: torch.Generator, n: int) -> tuple:
+    x0 = torch.randn(n, generator=gen, dtype=torch.float64) * 1.5
+    k = 1 + 2 * torch.rand(n, generator=gen, dtype=torch.float64)
+    f = NamedFunction(
+        f"{g.name} + 10⁶ · sum(k · (x − x0)²)",
+        f"{g.expr} + {VALLEY:g} * (k * (x - x0) ** 2).sum()",
+        **g.env,
+        x0=x0,
+        k=k,
+    )
+    return f, x0 + 1e-6 * torch.randn(n, generator=gen, dtype=torch.float64)
+
+
+def _central_difference_args(gen: torch.Generator) -> tuple:
+    return _with_valley(_test_function(gen), gen, random_size(gen))
+
+
 def _difference(f: NamedFunction, x: torch.Tensor, h: float, central: bool = True) -> torch.Tensor:
     """Finite differences of f at x, element by element (a model of the learner's mistakes)."""
     grad = torch.zeros_like(x).reshape(-1)
@@ -64,15 +89,69 @@ def _autograd_gradient(f: NamedFunction, x: torch.Tensor) -> torch.Tensor:
     return grad
 
 
+def _one_sided_like(args: tuple, actual: object) -> bool:
+    """Whether ``actual`` is a one-sided difference of f at x, for some step h of either sign.
+
+    To first order a one-sided difference is the gradient plus h·s, with s = f''ᵢᵢ/2 per element:
+    h is estimated from the answer's error, and the one-sided difference with that h must then
+    explain the error (a central difference's error, of order h², does not have that shape).
+    """
+    f, x = args
+    if not isinstance(actual, torch.Tensor) or actual.shape != x.shape or x.numel() < 2:
+        return False  # one number has no shape to tell a one-sided error from another
+    for other in (_all_at_once(f, x), 2 * _difference(f, x, 1e-6)):  # named by their own
+        if bool(torch.allclose(actual.detach().double(), other, rtol=1e-6, atol=1e-6)):
+            return False
+    with torch.enable_grad():
+        exact = _autograd_gradient(f, x)
+    x = x.detach()
+    error = actual.detach().double() - exact
+    size = float(error.abs().max())
+    if not size > 0 or size != size:
+        return False
+    h0 = 1e-4
+    slope = (_difference(f, x, h0, central=False) - exact) / h0  # s, to first order
+    norm = float((slope * slope).sum())
+    if norm == 0.0:
+        return False
+    h = float((error * slope).sum()) / norm
+    if h == 0.0:
+        return False
+    fitted = _difference(f, x, h, central=False) - exact
+    if float((error - fitted).abs().max()) > 0.1 * size:
+        return False
+    # A central difference's error, h² times the third derivative over 6, can have the same
+    # shape (f = exp): then the answer does not say which it is.
+    h1 = 1e-2
+    cubic = (_difference(f, x, h1) - exact) / h1**2
+    norm = float((cubic * cubic).sum())
+    if norm == 0.0:
+        return True
+    fitted = cubic * (float((error * cubic).sum()) / norm)
+    return float((error - fitted).abs().max()) > 0.1 * size
+
+
+def _all_at_once(f: NamedFunction, x: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+    """Every element moved at once: each entry is the slope along (1, 1, …)."""
+    step = torch.full_like(x, h)
+    return torch.full_like(x, float((f(x + step) - f(x - step)) / (2 * h)))
+
+
+ONE_SIDED = Msg(
+    "Your answer is a one-sided difference, (f(x + h) − f(x)) / h or (f(x) − f(x − h)) / h: "
+    "its error shrinks only like h times the curvature, which is large here. Step to both sides "
+    "of x and divide by 2h.",
+    "你的结果是单侧差分，(f(x + h) − f(x)) / h 或 (f(x) − f(x − h)) / h："
+    "它的误差只按 h 乘以曲率的速度减小，而这里的曲率很大。请在 x 两侧各走一步，再除以 2h。",
+)
+
+
 register(
     Exercise(
         id="differentiation.central_difference",
         derives=False,
         title=Msg("A central-difference gradient", "中心差分梯度"),
-        make_args=lambda gen: (
-            _test_function(gen),
-            torch.randn(random_size(gen), generator=gen, dtype=torch.float64) * 1.5,
-        ),
+        make_args=_central_difference_args,
         reference=_autograd_gradient,
         hints=(
             Msg(
@@ -103,17 +182,28 @@ register(
                 NamedFunction("log(1 + sum x²)", "torch.log1p((x**2).sum())"),
                 torch.tensor([3.0], dtype=torch.float64),
             ),
+            _with_valley(
+                NamedFunction("sum(sqrt(1 + x²))", "torch.sqrt(1 + x**2).sum()"),
+                torch.Generator().manual_seed(3),
+                4,
+            ),
         ],
         forbids=BY_HAND_CALLING_F,
+        diagnoses=((_one_sided_like, ONE_SIDED),),
         mistakes=(
             Mistake(
                 "forward_difference",
-                lambda f, x: _difference(f, x, 1e-4, central=False),
+                lambda f, x: _difference(f, x, 1e-8, central=False),
+                ONE_SIDED,
+            ),
+            Mistake(
+                "all_at_once",
+                _all_at_once,
                 Msg(
-                    "Your answer matches a one-sided difference (f(x + h) − f(x)) / h: its error "
-                    "shrinks only like h. Step to both sides of x and divide by 2h.",
-                    "你的结果与单侧差分 (f(x + h) − f(x)) / h 一致：它的误差只按 h 减小。"
-                    "请在 x 两侧各走一步，再除以 2h。",
+                    "You moved every element of x at once, so each entry is the slope along "
+                    "(1, 1, …), the sum of all partial derivatives. Move one element at a time.",
+                    "你把 x 的所有元素同时挪动了，所以每一项都是沿 (1, 1, …) 方向的斜率，"
+                    "也就是所有偏导数之和。请每次只挪动一个元素。",
                 ),
             ),
             Mistake(
@@ -306,27 +396,33 @@ register(
                 "incoming_gradient_ignored",
                 lambda name: name in {"D", "E", "H"},
                 Msg(
-                    "A backward that leaves out g is wrong even when the output is a scalar: "
-                    "gradcheck calls backward with other incoming gradients too.",
-                    "漏掉 g 的 backward 即使在输出是标量时也是错的：gradcheck 还会用别的上游梯度调用 backward。",
+                    "Some of your predictions accept a backward that does not use the incoming "
+                    "gradient g. Ask of every row: is g in the formula, even when the output is a "
+                    "scalar? gradcheck calls backward with other incoming gradients too.",
+                    "你有的预测接受了没有用到上游梯度 g 的 backward。请对每一行都问一问：公式里有 g 吗？"
+                    "即使输出是标量也要有：gradcheck 还会用别的上游梯度调用 backward。",
                 ),
             ),
             Mistake(
                 "inner_derivative",
                 lambda name: name in {"B", "D", "F", "H", "J"},
                 Msg(
-                    "Look again at exp(2x): the chain rule multiplies by the inner derivative, "
-                    "d(2x)/dx = 2.",
-                    "再看看 exp(2x)：链式法则要乘上内层函数的导数 d(2x)/dx = 2。",
+                    "Some of your predictions go wrong on a composed function: when a forward "
+                    "applies one function to the result of another, the chain rule multiplies by "
+                    "the inner function's derivative too. Derive those rows again.",
+                    "你有的预测在复合函数上出了错：forward 把一个函数作用在另一个函数的结果上时，"
+                    "链式法则还要乘上内层函数的导数。请把这些行重新推导一遍。",
                 ),
             ),
             Mistake(
                 "tanh_derivative",
                 lambda name: name in {"B", "D", "E", "I", "J"},
                 Msg(
-                    "Look again at tanh: its derivative is 1 − tanh² x, written with tanh x, "
-                    "not with x.",
-                    "再看看 tanh：它的导数是 1 − tanh² x，要用 tanh x 来写，而不是 x。",
+                    "Some of your predictions mix up a derivative written with the input x and one "
+                    "written with the forward's output: for each row, check which of the two the "
+                    "formula uses, and which it should use.",
+                    "你有的预测把用输入 x 写出的导数和用 forward 的输出写出的导数弄混了："
+                    "请逐行检查公式用的是哪一个，又应该用哪一个。",
                 ),
             ),
         ),
