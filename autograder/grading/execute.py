@@ -8,6 +8,7 @@ the cells that ran keep their outputs, the rest stay unrun (their tests then fai
 
 from __future__ import annotations
 
+import os
 import time
 
 import nbformat
@@ -17,6 +18,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 from autograder.grading import harness, notes
+from autograder.grading.harness import LEARNER_ENV, learner_of
 from autograder.grading.rules import checks_in
 
 # Where the last notebook's time went (seconds): in cells, and around them (kernel start
@@ -44,6 +46,13 @@ class SafeExecute(Execute):
         self._stopped = False
         self._started = time.monotonic()
         self._in_cells = 0.0
+        before = os.environ.get(LEARNER_ENV)
+        student = learner_of(resources)
+        if student is not None:
+            # The kernel, started below with this process's environment (or a kernel started
+            # ahead, given what changed in it), shows the student their own member of each
+            # family; the references are the grader's, computed for the same student.
+            os.environ[LEARNER_ENV] = student
         try:
             return super().preprocess(nb, resources, km)
         except (DeadKernelError, CellTimeoutError):
@@ -51,6 +60,10 @@ class SafeExecute(Execute):
             self._stopped = True
             return self.nb, self.resources
         finally:
+            if before is None:
+                os.environ.pop(LEARNER_ENV, None)
+            else:
+                os.environ[LEARNER_ENV] = before
             total = time.monotonic() - self._started
             TIMES["cells"] = TIMES.get("cells", 0.0) + self._in_cells
             TIMES["kernel"] = TIMES.get("kernel", 0.0) + total - self._in_cells
@@ -128,7 +141,7 @@ class SafeExecute(Execute):
             finally:
                 self.nb.cells[index] = cell  # nbclient puts the cell it ran in the notebook
 
-        return harness.drive(run, cell, checks, seed)
+        return harness.drive(run, cell, checks, seed, learner_of(resources))
 
     def _stop(self, cell, resources, index: int, ename: str, evalue: str):
         """The kernel is gone: this cell failed, the rest will not run."""

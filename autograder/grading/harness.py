@@ -25,13 +25,25 @@ from nbformat import NotebookNode
 from course_utils.exercises import get
 from course_utils.harness import ANSWER_MIME, payload
 
+LEARNER_ENV = "COURSE_LEARNER"  # course_utils.variants.learner_id() reads it in the kernel
 
-def request_source(checks: list[tuple[str, str, bool]], seed: int, tokens: list[str]) -> str:
-    """The code the grader sends for one test cell: one ``run`` per check, each with its token."""
+
+def learner_of(resources: dict | None) -> str | None:
+    """The submission's student (nbgrader's student id): whose variants are graded."""
+    student = ((resources or {}).get("nbgrader") or {}).get("student")
+    return student if isinstance(student, str) and student else None
+
+
+def request_source(
+    checks: list[tuple[str, str, bool]], seed: int, tokens: list[str], learner: str | None = None
+) -> str:
+    """The code the grader sends for one test cell: one ``run`` per check, each with its token.
+
+    ``learner``: the submission's student, whose member of a family the inputs are for."""
     run = "__import__('course_utils.harness', fromlist=['run']).run"
     lines = []
     for (exercise_id, name, hidden), token in zip(checks, tokens, strict=True):
-        exercise = get(exercise_id)
+        exercise = get(exercise_id).for_learner(learner)
         cases = exercise.inputs(seed, hidden)
         forbids = sorted(exercise.forbids)
         lines.append(
@@ -41,7 +53,13 @@ def request_source(checks: list[tuple[str, str, bool]], seed: int, tokens: list[
     return "\n".join(lines)
 
 
-def drive(execute_cell, cell: NotebookNode, checks: list[tuple[str, str, bool]], seed: int):
+def drive(
+    execute_cell,
+    cell: NotebookNode,
+    checks: list[tuple[str, str, bool]],
+    seed: int,
+    learner: str | None = None,
+):
     """Run the grader's request for ``cell`` through ``execute_cell``; keep its answers.
 
     ``execute_cell(temporary_cell)`` runs code in the kernel and fills its outputs (nbclient's,
@@ -49,7 +67,7 @@ def drive(execute_cell, cell: NotebookNode, checks: list[tuple[str, str, bool]],
     answer record per check, made from the display that carried that check's token.
     """
     tokens = [secrets.token_hex(16) for _ in checks]
-    request = nbformat.v4.new_code_cell(request_source(checks, seed, tokens))
+    request = nbformat.v4.new_code_cell(request_source(checks, seed, tokens, learner))
     try:
         execute_cell(request)
     finally:

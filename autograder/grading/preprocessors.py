@@ -13,6 +13,7 @@ from nbformat import NotebookNode
 from traitlets import Bool, Integer
 
 from autograder.grading import notes
+from autograder.grading.harness import learner_of
 from course_utils.exercises import (
     ANSWER_MIME,
     PROCESS,
@@ -22,6 +23,7 @@ from course_utils.exercises import (
     first_problem_of,
     get,
     named_mistake,
+    other_variant,
     process_problem,
 )
 from course_utils.harness import clean_names
@@ -81,15 +83,24 @@ def expected_checks(source: str) -> list[tuple[str, bool]]:
 
 
 def verify_outcomes(
-    exercise_id: str, seed: int, hidden: bool, outcomes: object, names: object = ()
+    exercise_id: str,
+    seed: int,
+    hidden: bool,
+    outcomes: object,
+    names: object = (),
+    learner: str | None = None,
 ) -> Msg | None:
-    """Recompute the references here and compare the learner's recorded answers with them."""
-    exercise = get(exercise_id)
+    """Recompute the references here and compare the learner's recorded answers with them.
+
+    ``learner``: the submission's student, whose member of a family is the reference."""
+    exercise = get(exercise_id).for_learner(learner)
     answered = recorded_answers(exercise, seed, hidden, outcomes)
     if answered is None:
         return INCOMPLETE
     # The feedback is final: no "next try" pointer; the inputs shown by the learner's own names.
-    found = first_problem_of(exercise, answered, names=clean_names(names), pointer=False)
+    found = first_problem_of(
+        exercise, answered, names=clean_names(names), pointer=False, learner=learner
+    )
     return None if found is None else found[0]
 
 
@@ -101,12 +112,13 @@ def recorded_answers(
 
 
 def wrong_verdict(
-    exercise_id: str, seed: int, hidden: bool, outcomes: object
+    exercise_id: str, seed: int, hidden: bool, outcomes: object, learner: str | None = None
 ) -> tuple[str, str | None]:
     """For answers that did not pass: ``("blank", None)`` when every one is the stub's
     NotImplementedError, else ``("wrong", name)`` with the catalogued mistake that
-    :func:`first_problem_of` names (None when it names none)."""
-    exercise = get(exercise_id)
+    :func:`first_problem_of` names (None when it names none), ``OTHER_VARIANT`` for answers
+    right for another member of the family than the student's."""
+    exercise = get(exercise_id).for_learner(learner)
     answered = recorded_answers(exercise, seed, hidden, outcomes)
     if answered is None:
         return "incomplete", None
@@ -115,6 +127,8 @@ def wrong_verdict(
         return "blank", None
     if exercise.prediction and any(stubs):
         return "wrong", None  # first_problem_of tells "not answered yet", no mistake
+    if other_variant(exercise, answered) is not None:
+        return "wrong", OTHER_VARIANT
     history = [(args, actual) for args, actual, error in answered if error is None]
     for args, actual, error in answered:
         if isinstance(error, NotImplementedError):
@@ -125,6 +139,9 @@ def wrong_verdict(
             exercise, named_mistake(exercise, args, actual, error, history)
         )
     return "wrong", None
+
+
+OTHER_VARIANT = "other-variant"  # the class view's name for an answer to another learner's member
 
 
 def mistake_name(exercise: Exercise, mistake) -> str | None:
@@ -168,6 +185,7 @@ class VerifyAnswers(Preprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         self._seed = resources.get("course_seed")
+        self._learner = learner_of(resources)
         self._nb = nb
         notes.clear_verdicts(nb)
         return super().preprocess(nb, resources)
@@ -203,11 +221,16 @@ class VerifyAnswers(Preprocessor):
                 verdict = (exercise_id, "incomplete", None)
             else:
                 problem = verify_outcomes(
-                    exercise_id, self._seed, hidden, record.get("outcomes"), record.get("names")
+                    exercise_id,
+                    self._seed,
+                    hidden,
+                    record.get("outcomes"),
+                    record.get("names"),
+                    self._learner,
                 )
                 if problem is not None:  # for the class view: blank, or which mistake
                     status, mistake = wrong_verdict(
-                        exercise_id, self._seed, hidden, record.get("outcomes")
+                        exercise_id, self._seed, hidden, record.get("outcomes"), self._learner
                     )
                     verdict = (exercise_id, status, mistake)
                 else:  # right values: were they made the way the exercise asks?

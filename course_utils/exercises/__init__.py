@@ -14,6 +14,7 @@ its own process (``autograder.grading.preprocessors.VerifyAnswers``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import importlib
 import pkgutil
@@ -45,6 +46,7 @@ from course_utils.rules import (  # noqa: F401  (the exercise modules import the
     TAMPER,
     TORCH_FUNC,
 )
+from course_utils.variants import Family, learner_id, variant
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,24 @@ class Mistake:
     answer: Callable[..., Any]
     msg: Msg
     raises: str | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What one member of an exercise family changes: its reference, and the wrong answers
+    that only make sense for it (each :class:`Mistake`'s ``answer`` computes that member's
+    wrong value). The member's display (its formula) is the matching entry of the family's
+    :class:`~course_utils.variants.Family`, which a learner's kernel can read; this, never."""
+
+    reference: Callable[..., Any]
+    mistakes: tuple[Mistake, ...] = ()
+    diagnoses: tuple[tuple[Callable[[tuple, Any], bool], Msg], ...] = ()
+
+
+# What an exercise asks of the learner (``Exercise.asks``), in the order docs/EXERCISES.md uses.
+# "transcribe": copy a formula or code shown on the page, or follow steps the prompt dictates.
+ASKS = ("derive", "predict", "debug", "build", "transcribe")
+THINKING = ("derive", "predict", "debug", "build")
 
 
 @dataclass(frozen=True)
@@ -87,12 +107,28 @@ class Exercise:
     (:class:`Mistake`); ``diagnoses`` adds ``(predicate(args, actual), Msg)`` pairs for
     mistakes that are a property of the answer rather than one value. Both run before the
     generic comparison's message, so a recognised mistake is named first.
+
+    ``asks`` says what the exercise asks (:data:`ASKS`: derive, predict, debug, build or
+    transcribe) and ``novel``, in one line, what it asks that the page does not show;
+    docs/EXERCISES.md lists both for every graded exercise (``course exercises``).
+
+    A *family* (``family`` and ``variants``) gives each learner a member of their own,
+    :func:`course_utils.variants.variant` of their learner id: ``variants[k]`` holds member
+    ``k``'s reference and its own mistakes (:class:`Variant`), ``family`` what each member is
+    for display. ``mistakes`` and ``diagnoses`` are then those every member shares, and
+    ``reference`` is left out. :meth:`for_learner` gives the exercise one learner answers;
+    the exercise as registered is member 0. An answer right for another member than the
+    learner's fails, and says so (:func:`other_variant`).
+
+    A prediction (``prediction=True``) is told how many of its items are wrong, never which.
+    So every check asks all of them, visible or hidden, in the kernel and in the grader:
+    ``items()`` lists them (by default: every input ``make_args`` draws from 256 fixed seeds).
     """
 
     id: str
     title: Msg
     make_args: Callable[[torch.Generator], tuple]
-    reference: Callable[..., Any]
+    reference: Callable[..., Any] | None = None
     hint: Msg | None = None
     kind: str = "tensor"
     trials: int = 3
@@ -110,6 +146,12 @@ class Exercise:
     engine: bool = False
     prediction: bool = False
     process: tuple[str, ...] = ()
+    asks: str = "transcribe"
+    novel: str = ""
+    items: Callable[[], list[tuple]] | None = None
+    family: Family | None = None
+    variants: tuple[Variant, ...] = ()
+    member: int | None = None
 
     def __post_init__(self) -> None:
         # Every exercise forbids the course's own code, code built from strings and code that
@@ -132,9 +174,72 @@ class Exercise:
             object.__setattr__(self, "hints", (self.hint,))
         elif self.hint is None:
             object.__setattr__(self, "hint", self.hints[0])
+        if self.asks not in ASKS:
+            raise ValueError(f"exercise {self.id!r}: asks {self.asks!r}, not one of {ASKS}")
+        if self.prediction and self.asks == "transcribe":
+            object.__setattr__(self, "asks", "predict")
+        self._make_family()
+        if self.reference is None:
+            raise ValueError(f"exercise {self.id!r} needs a `reference` (or `variants`)")
         names = [m.name for m in self.mistakes]
         if len(set(names)) != len(names):
             raise ValueError(f"exercise {self.id!r} lists a mistake twice: {names}")
+
+    def _make_family(self) -> None:
+        """A new family is its member 0: that member's reference and mistakes added."""
+        if bool(self.variants) != (self.family is not None):
+            raise ValueError(f"exercise {self.id!r}: a family needs both `family` and `variants`")
+        if not self.variants or self.member is not None:
+            return
+        if len(self.family) != len(self.variants):
+            raise ValueError(
+                f"exercise {self.id!r}: family {self.family.name!r} shows {len(self.family)} "
+                f"members, `variants` grades {len(self.variants)}"
+            )
+        if self.reference is not None:
+            raise ValueError(f"exercise {self.id!r}: a family's references are its `variants`")
+        first = self.variants[0]
+        object.__setattr__(self, "member", 0)
+        object.__setattr__(self, "reference", first.reference)
+        object.__setattr__(self, "mistakes", self.mistakes + first.mistakes)
+        object.__setattr__(self, "diagnoses", self.diagnoses + first.diagnoses)
+
+    def with_member(self, k: int) -> Exercise:
+        """This family's member ``k`` (the exercise itself when it is no family)."""
+        if not self.variants or k == self.member:
+            return self
+        mine = self.variants[self.member or 0]
+        shared = tuple(m for m in self.mistakes if not any(m is n for n in mine.mistakes))
+        shared_d = tuple(d for d in self.diagnoses if not any(d is e for e in mine.diagnoses))
+        chosen = self.variants[k]
+        return dataclasses.replace(
+            self,
+            member=k,
+            reference=chosen.reference,
+            mistakes=shared + chosen.mistakes,
+            diagnoses=shared_d + chosen.diagnoses,
+        )
+
+    def for_learner(self, learner: str | None = None) -> Exercise:
+        """The exercise ``learner`` (default: this kernel's, ``learner_id()``) answers."""
+        if not self.variants:
+            return self
+        return self.with_member(variant(self.family.name, len(self.variants), learner))
+
+    def all_items(self) -> list[tuple]:
+        """A prediction's items, each once, in a fixed order: what every check of it asks."""
+        if self.items is not None:
+            return [tuple(c) for c in self.items()]
+        found: dict[str, tuple] = {repr(tuple(c)): tuple(c) for c in self.edge_cases()}
+        for seed in range(256):
+            args = self.args_for(seed, 0)
+            found.setdefault(repr(args), args)
+            if len(found) > 64:
+                raise ValueError(
+                    f"prediction {self.id!r} draws more than 64 different inputs: list its "
+                    "items with `items=`"
+                )
+        return [found[k] for k in sorted(found)]
 
     def args_for(self, seed: int, trial: int) -> tuple:
         digest = hashlib.sha256(f"{seed}:{self.id}:{trial}".encode()).digest()
@@ -142,6 +247,8 @@ class Exercise:
         return tuple(self.make_args(gen))
 
     def inputs(self, seed: int, hidden: bool) -> list[tuple]:
+        if self.prediction:  # all of them, always: a count over a random few would tell which
+            return self.all_items()
         n = self.hidden_trials if hidden else self.trials
         cases = [self.args_for(seed, t) for t in range(n)]
         if hidden:
@@ -404,6 +511,7 @@ def diagnose(
     *,
     names: tuple[str, ...] | list[str] = (),
     pointer: bool = True,
+    learner: str | None = None,
 ) -> Msg | None:
     """None if the answer on ``args`` is right, else a bilingual explanation, verdict first.
 
@@ -411,7 +519,26 @@ def diagnose(
     it); an exception of the learner's own code gets no exercise hint either; any other wrong
     answer gets the hint of tier ``level``. The inputs follow, by name (``names``). ``pointer``:
     say where the next tier of hints is (not in the graded feedback, where no next try is).
+    ``learner``: whose member of a family to judge (default: the exercise as given). A
+    prediction is judged as :func:`first_problem_of` judges it: a count, never which item.
     """
+    exercise = exercise.for_learner(learner) if learner is not None else exercise
+    if exercise.prediction:  # one item: told as a count, never which, like all of them
+        found = first_problem_of(exercise, [(args, actual, error)], level, pointer=pointer)
+        return None if found is None else found[0]
+    return _diagnose_one(exercise, args, actual, error, level, history, names, pointer)
+
+
+def _diagnose_one(
+    exercise: Exercise,
+    args: tuple,
+    actual: Any,
+    error: BaseException | None,
+    level: int,
+    history: list[tuple[tuple, Any]] | tuple,
+    names: tuple[str, ...] | list[str],
+    pointer: bool,
+) -> Msg | None:
     title = exercise.title
     if isinstance(error, NotImplementedError):
         return Msg(
@@ -502,19 +629,37 @@ def first_problem_of(
     counted: bool = True,
     names: tuple[str, ...] | list[str] = (),
     pointer: bool = True,
+    learner: str | None = None,
 ) -> tuple[Msg, BaseException | None] | None:
     """The problem to tell about answers ``(args, actual, error)``, with the error behind it.
 
     All answers first, then the diagnosis: a mistake is named by what explains all of them. A
     prediction (``Exercise.prediction``) is told how many of its items are wrong, never which
-    (``counted=False``: not even how many).
+    (``counted=False``: not even how many). ``learner``: whose member of a family to judge
+    (default: the exercise as given); answers right for another member say so.
     """
+    exercise = exercise.for_learner(learner) if learner is not None else exercise
+    found = _first_problem(exercise, answered, level, counted, names, pointer)
+    if found is None or isinstance(found[1], NotImplementedError):
+        return found
+    other = other_variant(exercise, answered)
+    if other is not None:
+        return other_variant_message(exercise, learner), None
+    return found
+
+
+def _first_problem(
+    exercise: Exercise,
+    answered: list[tuple[tuple, Any, BaseException | None]],
+    level: int,
+    counted: bool,
+    names: tuple[str, ...] | list[str],
+    pointer: bool,
+) -> tuple[Msg, BaseException | None] | None:
     history = [(args, actual) for args, actual, error in answered if error is None]
     if not exercise.prediction:
         for args, actual, error in answered:
-            problem = diagnose(
-                exercise, args, actual, error, level, history, names=names, pointer=pointer
-            )
+            problem = _diagnose_one(exercise, args, actual, error, level, history, names, pointer)
             if problem is not None:
                 return problem, error
         return None
@@ -522,9 +667,9 @@ def first_problem_of(
     first: tuple[tuple, Any, BaseException | None] | None = None
     for args, actual, error in answered:
         if isinstance(error, NotImplementedError):
-            return diagnose(exercise, args, actual, error), error
-        bad = diagnose(exercise, args, actual, error, level, history) is not None
-        key = repr(args)
+            return _diagnose_one(exercise, args, actual, error, 0, (), (), pointer), error
+        bad = _diagnose_one(exercise, args, actual, error, level, history, (), pointer) is not None
+        key = repr(tuple(args))
         wrong[key] = wrong.get(key, False) or bad
         if bad and first is None:
             first = (args, actual, error)
@@ -533,8 +678,8 @@ def first_problem_of(
     k, n = sum(wrong.values()), len(wrong)
     if counted:
         told = Msg(
-            f"✗ {exercise.title.en}: {k} of the {n} predictions checked here are wrong. "
-            "Which ones is for you to find: derive each again.",
+            f"✗ {exercise.title.en}: {k} of the {n} predictions checked here "
+            f"{'is' if k == 1 else 'are'} wrong. Which ones is for you to find: derive each again.",
             f"✗ {exercise.title.zh}：这里检查的 {n} 个预测中有 {k} 个不对。"
             "具体是哪几个需要你自己找出来：把每一个重新推导一遍。",
         )
@@ -547,11 +692,59 @@ def first_problem_of(
             f"{MAX_PREDICTION_CHECKS} 次这道预测题，所以之后只会告诉你对或不对："
             "请先把其余的推导完，再来检查。",
         )
-    args, actual, error = first
-    mistake = named_mistake(exercise, args, actual, error, history)
-    if mistake is not None and counted:
-        told = told + mistake.msg
-    return told + hint_of(exercise, level, pointer=pointer), error
+    # A catalogued mistake of a prediction is a misconception, named only when it explains
+    # every answer: one that fits the first wrong item alone would tell which item that is.
+    every_item = {repr(tuple(args)) for args in exercise.all_items()}
+    whole = len(history) == len(answered) and every_item <= set(wrong)
+    for mistake in exercise.mistakes if counted and whole else ():
+        if mistake.raises is None and all(
+            _is_mistake(exercise, mistake, a, act) for a, act in history
+        ):
+            told = told + mistake.msg
+            break
+    return told + hint_of(exercise, level, pointer=pointer), first[2]
+
+
+def _right_for(exercise: Exercise, args: tuple, actual: Any) -> bool:
+    try:
+        exercise.compare(actual, exercise.reference(*copy.deepcopy(args)))
+    except Exception:  # CheckFailure, or a reference that does not apply to this answer
+        return False
+    return True
+
+
+def other_variant(
+    exercise: Exercise, answered: list[tuple[tuple, Any, BaseException | None]]
+) -> int | None:
+    """The member of the exercise's family, not its own, that every answer is right for.
+
+    Only a learner who copied another's answers (or worked on another's function) gets
+    every answer of another member right and none of their own; an error is no copy."""
+    if len(exercise.variants) < 2 or not answered:
+        return None
+    if any(error is not None for _, _, error in answered):
+        return None
+    for k in range(len(exercise.variants)):
+        if k == exercise.member:
+            continue
+        other = exercise.with_member(k)
+        if all(_right_for(other, args, actual) for args, actual, _ in answered):
+            return k
+    return None
+
+
+def other_variant_message(exercise: Exercise, learner: str | None = None) -> Msg:
+    """What an answer for another member than the learner's is told."""
+    who = learner_id() if learner is None else learner
+    return Msg(
+        f"✗ {exercise.title.en}: this answers another variant than yours. Each learner has "
+        f"their own variant of this exercise, chosen from their learner id (here {who!r}), and "
+        "your answers are right for another learner's variant, not for the one shown to you "
+        "above the exercise. Answer your own.",
+        f"✗ {exercise.title.zh}：你回答的是别人的变体，不是你自己的。每位学习者都有这道练习"
+        f"自己的变体，由学习者 ID（这里是 {who!r}）决定；你的答案对另一位学习者的变体是对的，"
+        "但对练习上方显示给你的那一个不对。请回答你自己的变体。",
+    )
 
 
 def more_help(exercise_id: str) -> None:
@@ -566,13 +759,17 @@ def more_help(exercise_id: str) -> None:
     _FAILURES[exercise_id] = max(_FAILURES.get(exercise_id, 0), len(hints) - 1)
 
 
-def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
+def check(
+    exercise_id: str, answer: Callable, *, hidden: bool = False, learner: str | None = None
+) -> None:
     """Test the learner's ``answer`` for one exercise; raise CheckFailure with a diagnosis.
 
     This is the learner's own check, in their kernel, on fresh random inputs. The grader never
     calls it: it sends the learner's function its own inputs (``course_utils.harness``).
+    ``learner``: whose member of a family (default: this kernel's, ``learner_id()``).
     """
-    exercise = get(exercise_id)
+    learner = learner_id() if learner is None else learner
+    exercise = get(exercise_id).for_learner(learner)
     if not callable(answer):
         raise CheckFailure(
             Msg(
@@ -598,6 +795,7 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
         level,
         counted=tries < MAX_PREDICTION_CHECKS,
         names=argument_names(answer),
+        learner=learner,
     )
     used = watch.violations() + [u for u in rules.notebook_tampering() if u not in watch.uses]
     if used:  # the answer's values may be right, but not the way it got them
