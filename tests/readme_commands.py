@@ -24,7 +24,7 @@ RUN_BY: dict[str, str] = {
     "COURSE_LANG=en make lab": "tests/browser/test_readme_lab.py::test_make_lab_opens_the_start_page",
     "COURSE_LANG=zh make lab": "tests/browser/test_readme_lab.py::test_make_lab_opens_the_start_page",
     "make test": "tests/test_readme.py::test_ci_runs_make_test",
-    ".venv/bin/course workspace --reset 03_differentiation": (
+    ".venv/bin/course workspace --reset 02_derivatives": (
         "tests/test_workspace.py::test_readme_reset_command"
     ),
     ".venv/bin/course release": "tests/test_readme.py::test_course_release_and_check",
@@ -45,16 +45,16 @@ RUN_BY: dict[str, str] = {
     ),
     # The course on a JupyterHub (tests/hub/conftest.py starts it with `make hub`).
     "make hub": "tests/hub/test_hub.py::test_instructor_releases_the_lesson",
-    "nbgrader release_assignment 03_differentiation": (
+    "nbgrader release_assignment 02_derivatives": (
         "tests/hub/test_hub.py::test_instructor_releases_the_lesson"
     ),
-    "nbgrader collect 03_differentiation": (
+    "nbgrader collect 02_derivatives": (
         "tests/hub/test_hub.py::test_instructor_collects_grades_and_releases_feedback"
     ),
     'course grade submitted --db "$COURSE_DB" --out grading-out': (
         "tests/hub/test_hub.py::test_instructor_collects_grades_and_releases_feedback"
     ),
-    "nbgrader release_feedback 03_differentiation --CourseDirectory.root=grading-out/course": (
+    "nbgrader release_feedback 02_derivatives --CourseDirectory.root=grading-out/course": (
         "tests/hub/test_hub.py::test_instructor_collects_grades_and_releases_feedback"
     ),
 }

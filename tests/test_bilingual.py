@@ -276,3 +276,16 @@ def test_an_answers_comments_and_docstrings_need_their_chinese_line():
     assert answer_comment_problems("x = f(1)  # the value we want to check · 要检查的值\n") == []
     avoided = 'def f(x):\n    """The bias of x.\n    x 的偏差。"""\n'
     assert any("偏差" in p for p in answer_comment_problems(avoided))
+
+
+def test_a_chinese_aside_stands_alone_only_when_tagged(tmp_path):
+    """A note on Chinese word choices has no English twin, and says so with ``aside:zh``."""
+    alone = [
+        nbformat.v4.new_markdown_cell(
+            "译文里把它写成了 `折线函数`。", metadata={"tags": ["lang:zh"]}
+        )
+    ]
+    problems = _problems(tmp_path, [md("One.", "一。"), code("x = 1"), alone])
+    assert any("must follow its English twin" in p for p in problems)
+    alone[0].metadata["tags"].append("aside:zh")
+    assert _problems(tmp_path, [md("One.", "一。"), code("x = 1"), alone]) == []

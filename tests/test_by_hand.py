@@ -237,7 +237,7 @@ def test_learner_notebooks_import_no_reference_code(lesson):
 
 
 def test_the_capstone_bridge_is_locked():
-    released = nbformat.read(lesson_paths("08_capstone")[1], as_version=4)
+    released = nbformat.read(lesson_paths("05_build_your_own_autograd")[1], as_version=4)
     bridge = next(c for c in released.cells if "def value_and_grads" in c.source)
     meta = bridge.metadata["nbgrader"]
     assert meta["locked"] and not meta["solution"] and meta["grade_id"] == "bridge"
@@ -249,7 +249,7 @@ def test_the_capstone_bridge_is_locked():
 def _extra_cases(base: Path) -> dict[str, tuple]:
     """Hand-made cases beside the generated ones: (lesson, expected score, feedback needles)."""
     out = {}
-    lesson = "08_capstone"
+    lesson = "05_build_your_own_autograd"
     solution_path, released_path = lesson_paths(lesson)
     solution = nbformat.read(solution_path, as_version=4)
     released = nbformat.read(released_path, as_version=4)
@@ -281,7 +281,7 @@ def _extra_cases(base: Path) -> dict[str, tuple]:
     out["rebind-extra-cell"] = (lesson, nb, total - pts["train_neuron_tests"], ["rebound"])
 
     # autograd hidden in a helper that lives in a learner's own cell above the answer.
-    lesson = "04_chain_rule"
+    lesson = "03_chain_rule"
     solution_path, released_path = lesson_paths(lesson)
     solution = nbformat.read(solution_path, as_version=4)
     released = nbformat.read(released_path, as_version=4)
@@ -413,7 +413,7 @@ def test_every_forbidding_exercise_has_every_cheat(graded_by_course_grade):
 @pytest.mark.slow
 @pytest.mark.xdist_group("grade")
 def test_plain_nbgrader_autograde_applies_the_same_rules(tmp_path):
-    chosen = ["04_chain_rule", "08_capstone"]
+    chosen = ["03_chain_rule", "05_build_your_own_autograd"]
     course = make_course(tmp_path / "course", chosen)
     for lesson in chosen:
         nbgrader(course, "generate_assignment", lesson, "--force")

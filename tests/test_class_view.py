@@ -31,7 +31,7 @@ from course_utils.i18n import Msg
 from tests.test_grade import course_grade
 from tests.test_similarity import CD_COPY, CD_COPY_RENAMED, CD_HONEST, RE_COPY, RE_HONEST
 
-LESSON = "03_differentiation"
+LESSON = "02_derivatives"
 STILL_B2 = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}
 NO_FACTOR_3 = {"dq_da": "def dq_da(a):\n    return 3 * a**2\n"}
 ODD = {"dq_db": "def dq_db(b):\n    return -3 * b\n"}

@@ -23,7 +23,9 @@ def headings(root, lesson):
     return {
         line.lstrip("#").strip()
         for cell in nb.cells
-        if cell.cell_type == "markdown" and "lang:en" in cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown"
+        # an aside about Chinese words has no English twin: its Chinese heading names it
+        and {"lang:en", "aside:zh"} & set(cell.metadata.get("tags", []))
         for line in cell.source.splitlines()
         if line.startswith("#")
     }

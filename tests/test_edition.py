@@ -125,14 +125,14 @@ def test_graded_cells_are_byte_identical(editions, lesson, lang):
     edition = read(editions[lang], rel)
     # Tests and locked cells byte for byte (hidden tests, checksums) ...
     assert nbgrader_cells(edition, answers=False) == nbgrader_cells(bilingual, answers=False)
-    assert len(nbgrader_cells(edition)) >= 6  # at least three answers and their tests
+    assert len(nbgrader_cells(edition)) >= 4  # at least two answers and their tests
     assert edition.metadata == bilingual.metadata
     # ... answers with their comments in the edition's language and a checksum that follows.
     from nbgrader.utils import compute_checksum
 
     mine = [c for c in edition.cells if is_answer(c)]
     theirs = [c for c in bilingual.cells if is_answer(c)]
-    assert len(mine) == len(theirs) >= 3
+    assert len(mine) == len(theirs) >= 2
     for ours, released in zip(mine, theirs, strict=True):
         assert ours.get("id") == released.get("id")
         assert ours.source == code_in_language(released.source, lang)

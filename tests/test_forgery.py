@@ -177,7 +177,7 @@ def dq_da(a: torch.Tensor) -> torch.Tensor:
 
 # The value an exercise asks for, reached another way than the process it asks for.
 SUBSTITUTES = {
-    "07_finetuning": {
+    "09_finetuning": {
         "evaluate": (
             "evaluate_tests",
             "def evaluate(model, x):\n    model.eval()\n    return model(x).detach()\n",
@@ -200,7 +200,7 @@ SUBSTITUTES = {
             "held frozen parameters",
         ),
     },
-    "09_autograd_tools": {
+    "11_autograd_tools": {
         "hvp": (
             "hvp_tests",
             "def hessian_vector_product(f, x, v):\n"
@@ -216,7 +216,7 @@ SUBSTITUTES = {
             "registered no hook",
         ),
     },
-    "08_capstone": {
+    "05_build_your_own_autograd": {
         "train_neuron": (
             "train_neuron_tests",
             "def train_neuron(xs, ys, w0, b0, lr, steps):\n"
@@ -264,7 +264,7 @@ def routes(tmp_path_factory) -> Routes:
         add("oracle", lesson, oracle(lesson), 0.0, [R.WHY[R.TAMPER]])
         add("fake-record", lesson, fake_record(lesson), 0.0, [])
         add("honest", lesson, honest(lesson), total, [])
-    lesson = "03_differentiation"
+    lesson = "02_derivatives"
     released, solution, _ = _released_and_solution(lesson)
     pts = points(solution)
     nb = fill(released, solution, {"dq_da": FINITE_DIFFERENCE})

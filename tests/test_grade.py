@@ -22,7 +22,7 @@ import pytest
 from autograder.authoring.samples import fill, lesson_paths, points
 from tests.test_nbgrader_e2e import visible_text
 
-LESSON = "03_differentiation"
+LESSON = "02_derivatives"
 WRONG = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade")]
@@ -348,7 +348,7 @@ def test_many_threads_leave_the_memory_limit_to_memory(tmp_path):
     reserve a 64 MiB malloc arena of its own. With one worker on a 16-core machine
     (16 torch threads) correct answers once scored 0 for want of memory; here 16
     threads and half a GiB, which failed before arenas were capped, get full marks."""
-    lesson = "02_training_step"
+    lesson = "01_the_whole_game"
     solution_path, released_path = lesson_paths(lesson)
     solution = nbformat.read(solution_path, as_version=4)
     path = tmp_path / "sub" / "ada" / lesson / released_path.name

@@ -25,7 +25,7 @@ from tests.conftest import ROOT
 from tests.test_grade import course_grade
 from tests.test_nbgrader_e2e import visible_text
 
-LESSON = "03_differentiation"
+LESSON = "02_derivatives"
 SOLUTION_PATH, RELEASED_PATH = lesson_paths(LESSON)
 SOLUTION = nbformat.read(SOLUTION_PATH, as_version=4)
 RELEASED = nbformat.read(RELEASED_PATH, as_version=4)

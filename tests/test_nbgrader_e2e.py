@@ -11,7 +11,7 @@ import pytest
 
 from autograder.authoring.samples import fill, lesson_paths, make_course, points, submit
 
-LESSON = "03_differentiation"
+LESSON = "02_derivatives"
 WRONG = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}
 
 

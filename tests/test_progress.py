@@ -13,7 +13,7 @@ from course_utils import check, progress
 from course_utils import scoreboard as board
 from course_utils.checks import CheckFailure
 
-LESSON = "03_differentiation"
+LESSON = "02_derivatives"
 
 
 @pytest.fixture(autouse=True)

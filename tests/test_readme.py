@@ -142,7 +142,7 @@ def test_course_edition():
 
 
 def test_course_grade_on_samples(tmp_path):
-    lesson = "03_differentiation"
+    lesson = "02_derivatives"
     solution_path, released_path = lesson_paths(lesson)
     solution = nbformat.read(solution_path, as_version=4)
     released = nbformat.read(released_path, as_version=4)

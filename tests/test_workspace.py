@@ -26,7 +26,7 @@ from autograder.lab import serve
 from tests.test_readme import _digest, editions_lock, run_readme
 
 RELEASED = [lesson for lesson in lessons() if lesson_paths(lesson)[1].is_file()]
-LESSON = "03_differentiation" if "03_differentiation" in RELEASED else RELEASED[0]
+LESSON = "02_derivatives" if "02_derivatives" in RELEASED else RELEASED[0]
 NOTEBOOK = f"{LESSON}/{LESSON}.ipynb"
 NEW_LESSON = "99_new_lesson"
 TCP_WARNING = (
@@ -144,7 +144,7 @@ def test_reset_puts_a_lesson_back_and_keeps_a_backup(tmp_path, capsys):
 
 def test_readme_reset_command(tmp_path):
     """The README's reset command, as written, on the checkout's own work/both/ (put back after)."""
-    command = ".venv/bin/course workspace --reset 03_differentiation"
+    command = ".venv/bin/course workspace --reset 02_derivatives"
     folder = workspace_dir("both")
     saved = tmp_path / "saved"
     with editions_lock():  # `make lab` (tests/browser) serves the same folder
@@ -153,7 +153,7 @@ def test_readme_reset_command(tmp_path):
             shutil.copytree(folder, saved, symlinks=True)
         try:
             build_edition("both", out=folder)
-            lesson = folder / "03_differentiation" / "03_differentiation.ipynb"
+            lesson = folder / "02_derivatives" / "02_derivatives.ipynb"
             released = nbformat.read(ROOT / RELEASE_DIR / lesson.relative_to(folder), 4)
             add_cell(lesson, "My notes on the lesson.")
             mine = lesson.read_bytes()

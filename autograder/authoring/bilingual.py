@@ -374,7 +374,8 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
                     )
         elif lang == "lang:zh":
             prev = cells[i - 1] if i > 0 else None
-            if prev is None or lang_of(prev) != "lang:en":
+            # An aside about Chinese word choices has nothing to say to an English reader.
+            if "aside:zh" not in tags and (prev is None or lang_of(prev) != "lang:en"):
                 problems.append(f"{where}: a Chinese cell must follow its English twin")
             if not CJK.search(text):
                 problems.append(f"{where}: a Chinese cell without Chinese")

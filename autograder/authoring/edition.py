@@ -262,7 +262,7 @@ def _source_files(source: Path) -> list[Path]:
 
 
 def _reset_parts(name: str) -> tuple[str, ...]:
-    """A path to reset (``03_differentiation``, ``START_HERE.ipynb``), relative to the edition."""
+    """A path to reset (``02_derivatives``, ``START_HERE.ipynb``), relative to the edition."""
     parts = tuple(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", "."))
     if not parts or parts[0] == "/" or ".." in parts:
         raise ValueError(

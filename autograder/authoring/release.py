@@ -19,7 +19,7 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
-from autograder.authoring import cells
+from autograder.authoring import cells, course_map
 from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR, course_config, ensure_tools_on_path
 
 START_PAGE = "START_HERE.ipynb"
@@ -50,21 +50,24 @@ def _titles(nb_path: Path) -> tuple[str, str]:
     return found.get("en", nb_path.stem), found.get("zh", nb_path.stem)
 
 
+def lesson_infos(root: Path = ROOT) -> list[course_map.LessonInfo]:
+    """What the course map says about every lesson, in course order."""
+    return [
+        course_map.lesson_info(nb_path)
+        for lesson in lessons(root)
+        for nb_path in sorted((root / SOURCE_DIR / lesson).glob("*.ipynb"))
+    ]
+
+
 def start_page(root: Path = ROOT) -> nbformat.NotebookNode:
-    """The landing page of the learner's JupyterLab: the course in both languages."""
-    rows_en, rows_zh = [], []
-    for lesson in lessons(root):
-        for nb_path in sorted((root / SOURCE_DIR / lesson).glob("*.ipynb")):
-            en, zh = _titles(nb_path)
-            link = f"{lesson}/{nb_path.name}"
-            rows_en.append(f"1. [{en}]({link})")
-            rows_zh.append(f"1. [{zh}]({link})")
+    """The landing page of the learner's JupyterLab: the course map in both languages."""
+    infos = lesson_infos(root)
     en = (
         "# Learning torch.autograd\n\n"
         "Welcome! This course explains how PyTorch computes gradients, from one forward and "
-        "backward pass to building your own automatic differentiation engine. "
-        "Work through the lessons in order:\n\n"
-        + "\n".join(rows_en)
+        "backward pass to building your own automatic differentiation engine and checking, "
+        "extending and debugging it. Work through the lessons in order.\n\n"
+        + course_map.intro(infos, "en")
         + "\n\n**How to work.** Read, run each cell with Shift+Enter, and fill in the cells "
         "that say `YOUR CODE HERE`. The test cell under each exercise tells you what is "
         "wrong and gives a hint. When you are done, press **Validate** in the notebook "
@@ -77,8 +80,8 @@ def start_page(root: Path = ROOT) -> nbformat.NotebookNode:
     zh = (
         "# 学习 torch.autograd\n\n"
         "欢迎！这门课讲解 PyTorch 如何计算梯度：从一次前向传播和反向传播讲起，"
-        "一直到亲手实现一个自动微分引擎。请按顺序学习：\n\n"
-        + "\n".join(rows_zh)
+        "一直到亲手实现一个自动微分引擎，并学会检验、扩展和调试它。请按顺序学习。\n\n"
+        + course_map.intro(infos, "zh")
         + "\n\n**学习方法。** 边读边用 Shift+Enter 运行每个单元格，并在标有 `YOUR CODE HERE` "
         "的单元格里写代码。每道练习下面的测试单元格会指出哪里不对，并给出提示。"
         "全部完成后，点击笔记本工具栏上的 **Validate**：它会从头运行整个笔记本，一次报告所有测试结果。\n\n"

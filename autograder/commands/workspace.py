@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         action="extend",
         metavar="LESSON",
-        help="put a lesson (its folder, e.g. 03_differentiation) or a file back to the course's "
+        help="put a lesson (its folder, e.g. 02_derivatives) or a file back to the course's "
         f"version; yours is copied to {BACKUPS_DIR}/<date>_<time>/ in the workspace first",
     )
     parser.add_argument(

@@ -20,7 +20,7 @@ from tests.browser.jlab import STDERR, Notebook, screenshot, scroll_into_view
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-LESSON = "03_differentiation"
+LESSON = "02_derivatives"
 WRONG = ("dq_db", "def dq_db(b):\n    return -2 * b**2\n")  # the power rule not applied
 BLANK = "dq_da"  # left as the stub: raise NotImplementedError()
 RIGHT = "upstream"

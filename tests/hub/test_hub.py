@@ -26,7 +26,7 @@ from tests.hub.conftest import ARTIFACTS, INSTRUCTOR, VIEWPORT, Hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-LESSON = "03_differentiation"
+LESSON = "02_derivatives"
 NOTEBOOK = f"{LESSON}/{LESSON}.ipynb"
 FETCHED = f"{COURSE_ID}/{LESSON}"  # where a learner's fetch puts it (path_includes_course)
 RIGHT_DQ_DA = "def dq_da(a):\n    return 9 * a**2\n"
