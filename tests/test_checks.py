@@ -103,3 +103,47 @@ def test_a_single_number_gets_no_constant_factor_guess():
     one_nonzero = diagnosis(torch.tensor([0.0, 0.7]), torch.tensor([0.0, 1.4]))
     assert "constant factor" not in one_nonzero.msg.en
     assert "constant factor" in diagnosis(0.5 * EXPECTED).msg.en
+
+
+def test_an_imprecise_answer_is_told_so_not_given_a_factor_of_one():
+    for close in (EXPECTED * (1 + 3e-6), EXPECTED + torch.tensor([2e-5, -1e-5, 3e-5])):
+        err = diagnosis(close, rtol=1e-6, atol=1e-6)
+        assert "outside the tolerance (rtol 1e-06)" in err.msg.en and "超出了容差" in err.msg.zh
+        assert "constant factor" not in err.msg.en and "times 1" not in err.msg.en
+    one = diagnosis(torch.tensor([1.0000031]), torch.tensor([1.0]), rtol=1e-6, atol=1e-6)
+    assert "outside the tolerance" in one.msg.en
+    assert "outside the tolerance" not in diagnosis(1.5 * EXPECTED).msg.en  # a real factor
+
+
+def test_numbers_that_differ_are_printed_so_that_they_differ():
+    err = diagnosis(
+        torch.tensor([1.0, -2.0, 1.9042549]),
+        torch.tensor([1.0, -2.0, 1.9042501]),
+        rtol=1e-7,
+        atol=0.0,
+    )
+    line = next(x for x in err.msg.en.splitlines() if "index 2" in x)
+    want, got = line.split("expected ")[1].split(", got ")
+    assert want != got, line
+
+
+def test_the_no_graph_advice_fits_a_derivative_too():
+    err = diagnosis(EXPECTED.clone().requires_grad_(True), no_graph=True)
+    assert ".detach()" in err.msg.en and ".detach()" in err.msg.zh
+
+
+def test_a_list_of_bools_is_compared_item_by_item():
+    check_value([True, False, True], [True, False, True])
+    check_value((True, False), [True, False])  # the grader's round trip makes a tuple
+    cases = {
+        "item 1": [True, True, True],
+        "3 items": [True, False],
+        "Python bools": torch.tensor([True, False, True]),
+    }
+    for said, actual in cases.items():
+        with pytest.raises(CheckFailure) as info:
+            check_value(actual, [True, False, True], name="leaves")
+        assert said in info.value.msg.en and "leaves" in info.value.msg.zh, info.value.msg.en
+    with pytest.raises(CheckFailure) as info:
+        check_value([1, 0, 1], [True, False, True])
+    assert "int" in info.value.msg.en and "bool" in info.value.msg.zh

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -166,3 +167,244 @@ def test_a_recognised_mistake_comes_first_and_is_the_hint():
     assert mistake.msg.en in problem.en.splitlines()[0] and mistake.msg.zh in problem.zh
     assert exercise.hints[0].en not in problem.en
     assert "input: p (" in problem.en and "输入：p (" in problem.zh  # inputs by name
+
+
+# --- the taught mistakes that used to pass (pedagogy review 2026-12, section 3) -------------
+# Written here as a learner writes them: this file is learner code to the rules' watch, and
+# each exercise keeps its own rules (the fixtures above lift them for the catalogue's sake).
+
+ORIGINAL_RULES = {eid: (ex.forbids, ex.process) for eid, ex in all_exercises().items()}
+SEEDS = 3  # check() draws a fresh seed per call
+
+
+def _as_released(monkeypatch, exercise_id: str):
+    forbids, process = ORIGINAL_RULES[exercise_id]
+    exercise = dataclasses.replace(get(exercise_id), forbids=forbids, process=process)
+    monkeypatch.setitem(_REGISTRY, exercise_id, exercise)
+    return exercise
+
+
+def _told(exercise_id: str, answer) -> list:
+    """What check() says about ``answer`` on SEEDS fresh seeds (each must fail)."""
+    told = []
+    for _ in range(SEEDS):
+        _FAILURES.pop(exercise_id, None)
+        with pytest.raises(CheckFailure) as info:
+            check(exercise_id, answer, hidden=True)
+        told.append(info.value.msg)
+    return told
+
+
+def _sums(x, y):
+    return bool(abs(x.sum() - y.sum()) < 1e-4)
+
+
+def _means(x, y):
+    return bool(abs(x.mean() - y.mean()) < 1e-4)
+
+
+def _norms(x, y):
+    return bool(abs(x.norm() - y.norm()) < 1e-4)
+
+
+def _sorted(x, y):
+    return bool(torch.allclose(x.sort().values, y.sort().values))
+
+
+def _too_tight(x, y):
+    return bool(torch.allclose(x, y, rtol=1e-7, atol=0.0))
+
+
+@pytest.mark.parametrize(
+    ("answer", "mistake"),
+    [
+        (_sums, "compared_sums"),
+        (_means, "compared_sums"),
+        (_norms, "compared_norms"),
+        (_sorted, "compared_sorted"),
+        (_too_tight, "exact_equality"),
+    ],
+)
+def test_grads_match_sees_a_summary_or_a_tolerance_below_rounding(answer, mistake):
+    msg = _mistake("differentiation.grads_match", mistake).msg
+    for told in _told("differentiation.grads_match", answer):
+        assert msg.en in told.en.splitlines()[0] and msg.zh in told.zh, told.en
+
+
+def _one_sided(h: float):
+    def one_sided(f, x):
+        grad = torch.zeros_like(x)
+        with torch.no_grad():
+            for i in range(x.numel()):
+                moved = x.clone()
+                moved.view(-1)[i] += h
+                grad.view(-1)[i] = (f(moved) - f(x)) / h
+        return grad
+
+    return one_sided
+
+
+def _central(h: float):
+    def central(f, x):
+        grad = torch.zeros_like(x)
+        with torch.no_grad():
+            for i in range(x.numel()):
+                up, down = x.clone(), x.clone()
+                up.view(-1)[i] += h
+                down.view(-1)[i] -= h
+                grad.view(-1)[i] = (f(up) - f(down)) / (2 * h)
+        return grad
+
+    return central
+
+
+@pytest.mark.parametrize("h", [1e-4, 1e-6, 1e-7, 1e-8, -1e-7])
+def test_a_one_sided_difference_fails_whatever_its_step(monkeypatch, h):
+    _as_released(monkeypatch, "differentiation.central_difference")
+    msg = _mistake("differentiation.central_difference", "forward_difference").msg
+    for told in _told("differentiation.central_difference", _one_sided(h)):
+        assert msg.en in told.en and msg.zh in told.zh, told.en
+
+
+@pytest.mark.parametrize("h", [1e-4, 1e-5, 1e-6, 1e-7])
+def test_a_central_difference_with_a_sensible_step_passes(monkeypatch, h):
+    _as_released(monkeypatch, "differentiation.central_difference")
+    for _ in range(SEEDS):
+        check("differentiation.central_difference", _central(h), hidden=True)
+
+
+def test_an_imprecise_central_difference_is_told_so_not_a_factor(monkeypatch):
+    _as_released(monkeypatch, "differentiation.central_difference")
+    for told in _told("differentiation.central_difference", _central(1e-2)):
+        assert "outside the tolerance (rtol 1e-06)" in told.en and "超出了容差" in told.zh
+        assert "constant factor" not in told.en and "常数因子" not in told.zh
+
+
+def _leaves_by_reading(program):
+    requires_grad, leaf = [], []
+    for line in program:
+        rhs = line.split(" = ", 1)[1]
+        inputs = [
+            int(t[1:]) for t in rhs.replace("*", " ").replace(".", " ").split() if t[1:].isdigit()
+        ]
+        if rhs.startswith("torch."):
+            grad, is_leaf = "requires_grad=True" in rhs, True
+        elif ".detach()" in rhs:
+            grad, is_leaf = rhs.endswith("requires_grad_()"), True
+        else:
+            grad = any(requires_grad[i] for i in inputs)
+            is_leaf = not grad
+        requires_grad.append(grad)
+        leaf.append(is_leaf)
+    return leaf
+
+
+def _leaves_by_running(program):
+    made = {}
+    for line in program:  # no exec: each form replayed with the torch call it names
+        name, rhs = line.split(" = ", 1)
+        source = rhs.split(".")[0]
+        if rhs.startswith("torch.randn"):
+            made[name] = torch.randn(3, requires_grad="requires_grad=True" in rhs)
+        elif " * " in rhs:
+            a, b = rhs.split(" * ")
+            made[name] = made[a] * made[b]
+        elif rhs.endswith(".requires_grad_()"):
+            made[name] = made[source].detach().requires_grad_()
+        elif rhs.endswith(".detach()"):
+            made[name] = made[source].detach()
+        else:
+            made[name] = made[source].exp()
+    return [made[f"t{i}"].is_leaf for i in range(len(program))]
+
+
+def _leaves_as_a_tensor(program):
+    return torch.tensor(_leaves_by_reading(program))
+
+
+def test_leaf_mask_is_read_not_run(monkeypatch):
+    _as_released(monkeypatch, "computational_graph.leaf_mask")
+    for _ in range(SEEDS):
+        check("computational_graph.leaf_mask", _leaves_by_reading, hidden=True)
+    for answer in (_leaves_by_running, _leaves_as_a_tensor):
+        for told in _told("computational_graph.leaf_mask", answer):
+            assert "calls torch" in told.en and "调用了 torch" in told.zh, told.en
+
+
+def test_a_gradcheck_prediction_is_told_how_many_are_wrong_never_which():
+    natural_guess = {"B", "D", "E", "H"}  # J looks right
+    exercise = get("differentiation.gradcheck_rejects")
+    for told in _told(exercise.id, lambda name: name in natural_guess):
+        for text in (told.en, told.zh):  # no candidate named, quoted or listed
+            assert not re.search(r"""[('"\[]\s*[A-J]\s*[)'",\]]""", text), text
+    formulas = ("x³", "sin", "exp", "log", "tanh", "x²")
+    for mistake in exercise.mistakes:
+        for text in (mistake.msg.en, mistake.msg.zh):
+            assert not any(f in text for f in formulas), text
+
+
+def _finetune_with_every_parameter(model, new_head, x, y, lr):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model[-1] = new_head
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)  # the tutorial's slip
+    for _ in range(2):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    grads = [
+        (p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+        for p in model.parameters()
+    ]
+    return torch.nn.utils.parameters_to_vector(model.parameters()).detach(), torch.cat(grads)
+
+
+def _evaluate_then_detach(model, x):
+    model.eval()
+    return model(x).detach()
+
+
+def _full_hessian(f, x, v):
+    return torch.autograd.functional.hessian(f, x.detach()) @ v
+
+
+def _func_hessian(f, x, v):
+    return torch.func.hessian(f)(x.detach()) @ v
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "answer", "said"),
+    [
+        ("finetuning.finetune_step", _finetune_with_every_parameter, "held frozen parameters"),
+        ("finetuning.evaluate", _evaluate_then_detach, "no graph at all"),
+        ("autograd_tools.hvp", _full_hessian, "more than twice"),
+        ("autograd_tools.hvp", _func_hessian, "(torch.func)"),
+    ],
+)
+def test_the_right_values_reached_the_taught_wrong_way_fail(monkeypatch, exercise_id, answer, said):
+    _as_released(monkeypatch, exercise_id)
+    for told in _told(exercise_id, answer):
+        assert said in told.en, told.en
+
+
+def _second_derivative_kept_in_graph(f, x):
+    x = x.detach().requires_grad_(True)
+    (first,) = torch.autograd.grad(f(x).sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), x, create_graph=True)
+    return second
+
+
+def test_a_second_derivative_left_in_the_graph_is_told_to_detach_not_no_grad():
+    for told in _told("autograd_tools.second_derivative", _second_derivative_kept_in_graph):
+        first_en, first_zh = told.en.splitlines()[0], told.zh.splitlines()[0]
+        assert ".detach()" in first_en and "Do not reach for torch.no_grad()" in first_en
+        assert ".detach()" in first_zh and "不要用 torch.no_grad()" in first_zh
+
+
+def test_each_capstone_exercise_gets_only_hints_about_its_own_answer():
+    forward = get("capstone.forward").hints
+    assert all("dL/dx0" not in h.en and "[value]" in h.en for h in forward)
+    for exercise_id in ("capstone.backward", "capstone.nonlinear"):
+        assert all("dL/dx0" in h.en for h in get(exercise_id).hints)
+    for h in get("capstone.train").hints:
+        assert "find_a_mismatch" not in h.en and "[value" not in h.en

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_utils.exercises import Exercise, Mistake, register
+from course_utils.exercises import TORCH_FUNC, Exercise, Mistake, register
 from course_utils.exercises.inputs import NamedFunction, random_size
 from course_utils.i18n import Msg
 
@@ -33,6 +33,27 @@ def _derivatives(f: NamedFunction, x: torch.Tensor, order: int) -> torch.Tensor:
     return y.detach()
 
 
+def _right_but_in_graph(reference, args: tuple, actual: object) -> bool:
+    """The right values, still attached to a graph: the only thing left is to detach them."""
+    if not isinstance(actual, torch.Tensor) or not actual.requires_grad:
+        return False
+    expected = reference(*args)
+    return actual.shape == expected.shape and bool(
+        torch.allclose(actual.detach().double(), expected.double(), rtol=1e-4, atol=1e-5)
+    )
+
+
+def _still_in_graph(what: str, zh: str) -> Msg:
+    return Msg(
+        f"Your {what} has the right values but is still attached to a graph (create_graph=True "
+        "kept it there). Return it with .detach(). Do not reach for torch.no_grad(): the first "
+        "derivative has to be recorded, or there is nothing to differentiate a second time.",
+        f"你的{zh}数值是对的，但仍然连在计算图上（是 create_graph=True 把它留在了图里）。"
+        "请用 .detach() 返回它。不要用 torch.no_grad()：一阶导数必须被记录下来，否则就没有东西可以"
+        "再求一次导了。",
+    )
+
+
 def _no_create_graph(f: NamedFunction, x: torch.Tensor) -> torch.Tensor:
     x = x.detach().clone().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x).sum(), x)
@@ -56,13 +77,24 @@ register(
                 "求两次导：第一次求出的导数本身必须留在计算图里，autograd 才能再对它求导。",
             ),
             Msg(
-                "Call torch.autograd.grad on f(x).sum() with create_graph=True, then call it "
-                "again on the sum of that result. Return a tensor without a graph (.detach()).",
-                "先对 f(x).sum() 调用 torch.autograd.grad，并传入 create_graph=True；"
-                "再对所得结果求和后调用一次。返回不带计算图的张量（.detach()）。",
+                "The first derivative comes from torch.autograd.grad, and one of its keyword "
+                "arguments keeps the result differentiable. The second derivative differentiates "
+                "that result, which needs the same reduction to a scalar as f(x) did. Return a "
+                "tensor without a graph (.detach()).",
+                "一阶导数用 torch.autograd.grad 求出，它有一个关键字参数能让求出的结果还可以再求导。"
+                "二阶导数就是对这个结果求导，和 f(x) 一样，要先把它归约成一个标量。"
+                "返回不带计算图的张量（.detach()）。",
             ),
         ),
         no_graph=True,
+        diagnoses=(
+            (
+                lambda args, actual: _right_but_in_graph(
+                    lambda f, x: _derivatives(f, x, 2), args, actual
+                ),
+                _still_in_graph("second derivative", "二阶导数"),
+            ),
+        ),
         mistakes=(
             Mistake(
                 "first_derivative",
@@ -125,27 +157,43 @@ register(
     Exercise(
         id="autograd_tools.hvp",
         process=("two_engine_runs",),
+        forbids=frozenset({TORCH_FUNC}),  # torch.func.hessian builds the Hessian in two runs
         title=Msg("A Hessian-vector product", "海森矩阵-向量积"),
         make_args=_hvp_args,
         reference=_hvp_reference,
         hints=(
             Msg(
-                "H v is the gradient of (∇f · v): differentiate f once keeping the graph, take "
-                "the dot product with v, and differentiate that scalar again.",
-                "H v 就是 (∇f · v) 的梯度：先对 f 求一次导并保留计算图，与 v 做点积，再对这个标量求一次导。",
+                "H v says how the gradient of f changes when x moves in the direction v. Can you "
+                "write that as the gradient of one scalar, built from things autograd can give "
+                "you?",
+                "H v 描述的是：x 沿方向 v 移动时，f 的梯度如何变化。你能把它写成某一个标量的梯度吗？"
+                "这个标量要由 autograd 能给你的量构造出来。",
             ),
             Msg(
-                "Two calls to torch.autograd.grad. The first needs create_graph=True, so that the "
-                "gradient it returns can itself be differentiated; the second differentiates the "
-                "scalar you build from that gradient and v. x needs requires_grad=True before "
-                "the first call, and the answer must not carry a graph.",
-                "调用两次 torch.autograd.grad。第一次要传 create_graph=True，这样返回的梯度本身还能"
-                "再求导；第二次对你用这个梯度和 v 构造出的标量求导。第一次调用之前，x 要先设置 "
-                "requires_grad=True；最终结果不能带计算图。",
+                "H v is the gradient of the scalar (∇f · v). That takes two differentiations, and "
+                "the first one's result must stay differentiable; neither needs the Hessian. x "
+                "needs requires_grad=True first, and the answer must not carry a graph.",
+                "H v 就是标量 (∇f · v) 的梯度。这需要求两次导，而且第一次的结果必须还能再求导；"
+                "两次都用不到海森矩阵。x 要先设置 requires_grad=True，最终结果不能带计算图。",
             ),
         ),
         no_graph=True,
+        diagnoses=(
+            (
+                lambda args, actual: _right_but_in_graph(_hvp_reference, args, actual),
+                _still_in_graph("product", "乘积"),
+            ),
+        ),
         mistakes=(
+            Mistake(
+                "gradient_only",
+                lambda f, x, v: _grad_of(f, x),
+                Msg(
+                    "You returned the gradient of f itself: H v is one differentiation further, "
+                    "the gradient of (gradient · v).",
+                    "你返回的是 f 本身的梯度：H v 还要再求一次导，即 (梯度 · v) 的梯度。",
+                ),
+            ),
             Mistake(
                 "gradient_times_v",
                 lambda f, x, v: _grad_of(f, x) * v,
@@ -177,8 +225,19 @@ def _layer_args(gen: torch.Generator) -> tuple:
     return _randn(gen, n, d), _randn(gen, d)
 
 
-def _fixed(x: torch.Tensor, w: torch.Tensor, *, double: bool = True, data: bool = False):
+def _fixed(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    *,
+    double: bool = True,
+    data: bool = False,
+    inside: bool = False,
+):
     w = w.detach().clone().requires_grad_(True)
+    if inside:  # the doubling moved before the sigmoid: another loss
+        h = torch.sigmoid(2 * (x @ w))
+        ((h - 1) ** 2).sum().backward()
+        return w.grad
     h = torch.sigmoid(x @ w)
     if data:
         h.data.mul_(2)  # hides the change from the version counter: a wrong gradient
@@ -221,6 +280,16 @@ register(
                 ),
             ),
             Mistake(
+                "doubled_inside",
+                lambda x, w: _fixed(x, w, inside=True),
+                Msg(
+                    "You moved the doubling inside the sigmoid: sigmoid(2z) is not 2·sigmoid(z). "
+                    "Keep the computation as it was and change only how h is doubled.",
+                    "你把乘以 2 挪到了 sigmoid 里面：sigmoid(2z) 不等于 2·sigmoid(z)。"
+                    "计算内容保持原样，只改变 h 翻倍的方式。",
+                ),
+            ),
+            Mistake(
                 "doubling_dropped",
                 lambda x, w: _fixed(x, w, double=False),
                 Msg(
@@ -249,6 +318,8 @@ def _clipped(x, w, y, c, *, where: str = "hook"):
     h = x @ w
     if where == "hook":
         h.register_hook(lambda g: g.clamp(-c, c))
+    elif where == "forward":
+        h = h.clamp(-c, c)
     loss = ((h - y) ** 2).sum()
     loss.backward()
     return w.grad.clamp(-c, c) if where == "leaf" else w.grad
@@ -268,10 +339,11 @@ register(
                 "裁剪作用在流入 h 的梯度上，在它到达 w 之前：h 上的钩子可以在途中修改这个梯度。",
             ),
             Msg(
-                "Before backward(), call h.register_hook with a function that returns "
-                "g.clamp(-c, c); the returned tensor replaces the gradient of h.",
-                "在调用 backward() 之前，用 h.register_hook 注册一个返回 g.clamp(-c, c) 的函数；"
-                "它返回的张量会替换 h 的梯度。",
+                "A hook on a tensor is a function of the gradient arriving there; what it returns "
+                "is used in its place. Register it on h before backward(), and limit the values "
+                "to [−c, c] with one of torch's element-wise functions.",
+                "张量上的钩子是一个以到达该处的梯度为参数的函数；它的返回值会代替原来的梯度。"
+                "请在 backward() 之前把它注册到 h 上，并用 torch 的某个逐元素函数把数值限制在 [−c, c] 内。",
             ),
         ),
         mistakes=(
@@ -282,6 +354,15 @@ register(
                     "You clipped w.grad after backward: the exercise clips the gradient of h, "
                     "before it is multiplied into w's gradient.",
                     "你是在反向传播之后裁剪 w.grad：这道练习要裁剪的是 h 的梯度，在它乘进 w 的梯度之前。",
+                ),
+            ),
+            Mistake(
+                "clipped_the_values",
+                lambda x, w, y, c: _clipped(x, w, y, c, where="forward"),
+                Msg(
+                    "You clipped the values of h in the forward pass: the exercise leaves the "
+                    "forward pass alone and clips the gradient that flows back into h.",
+                    "你在前向传播中裁剪了 h 的值：这道练习不改前向传播，要裁剪的是流回 h 的梯度。",
                 ),
             ),
             Mistake(

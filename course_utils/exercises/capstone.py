@@ -150,15 +150,22 @@ def _engine_mistake(rule: str, en: str, zh: str, *, value_only: bool = False) ->
     return Mistake(rule, answer, Msg(en, zh))
 
 
-def _layout_hint() -> Msg:
+def _layout_hint(*, with_grads: bool = True) -> Msg:
+    """How the engine exercises' answers are laid out, and the lesson's tool to debug them."""
+    if not with_grads:
+        return Msg(
+            "The answer is [value]: the forward value alone, no gradients. To debug, run "
+            "find_a_mismatch(with_grads=False) in a new cell: it shows a small program on which "
+            "your engine's value and torch's disagree.",
+            "答案的格式是 [值]：只有前向传播的值，没有梯度。调试时，在新的单元格里运行 "
+            "find_a_mismatch(with_grads=False)：它会给出一个你的引擎与 torch 的值不一致的小程序。",
+        )
     return Msg(
         "The answer is [value, dL/dx0, dL/dx1, …]: index 0 is the forward value, index i + 1 "
-        "the gradient of leaf x_i. To debug, run find_a_mismatch() in a new cell "
-        "(find_a_mismatch(with_grads=False) for the forward values): it shows a small program "
-        "on which your engine and torch disagree.",
+        "the gradient of leaf x_i. To debug, run find_a_mismatch() in a new cell: it shows a "
+        "small program on which your engine and torch disagree.",
         "答案的格式是 [值, dL/dx0, dL/dx1, …]：下标 0 是前向传播的值，下标 i + 1 是叶子节点 x_i 的梯度。"
-        "调试时，在新的单元格里运行 find_a_mismatch()（只检查前向值时用 "
-        "find_a_mismatch(with_grads=False)）：它会给出一个你的引擎与 torch 结果不一致的小程序。",
+        "调试时，在新的单元格里运行 find_a_mismatch()：它会给出一个你的引擎与 torch 结果不一致的小程序。",
     )
 
 
@@ -178,7 +185,7 @@ register(
                 "每个运算符都返回一个新的 Value，它由操作数的 .data 算出，并把操作数记为子节点。"
                 "另一个操作数是普通的 Python 数时也要能算。",
             )
-            + _layout_hint(),
+            + _layout_hint(with_grads=False),
             Msg(
                 "Wrap a plain number with Value._lift before combining it. In __truediv__ and "
                 "__pow__, self is the left operand (numerator, base); the exponent k is a plain "
@@ -186,7 +193,7 @@ register(
                 "先用 Value._lift 把普通的数包装起来，再参与运算。在 __truediv__ 和 __pow__ 中，self "
                 "是左边的操作数（分子、底数）；指数 k 是普通的数，所以幂不是乘积。",
             )
-            + _layout_hint(),
+            + _layout_hint(with_grads=False),
         ),
         mistakes=(
             _engine_mistake(
@@ -390,17 +397,18 @@ register(
                 "list holds the loss seen before each update.",
                 "每一步：用当前参数构造损失，记下它，清掉旧的梯度，执行反向传播，再让参数逆着梯度移动。"
                 "列表里记录的是每次更新之前的损失。",
-            )
-            + _layout_hint(),
+            ),
             Msg(
                 "backward accumulates, in your engine as in torch: reset every parameter's .grad "
                 "before each backward. The loss is a mean over the samples, and each sample goes "
-                "through tanh. Update .data, so that the update is not part of the next graph.",
+                "through tanh. Update .data, so that the update is not part of the next graph. "
+                "To debug, compute the first step with torch alone and compare the first loss "
+                "and the first update.",
                 "在你的引擎里和在 torch 里一样，backward 会累加梯度：每次 backward 之前都要把每个参数的 "
                 ".grad 清零。损失是对样本取平均，每个样本都要经过 tanh。更新 .data，"
-                "这样更新本身就不会进入下一步的计算图。",
-            )
-            + _layout_hint(),
+                "这样更新本身就不会进入下一步的计算图。"
+                "调试时，可以用 torch 把第一步单独算一遍，看第一个损失和第一次更新是否一致。",
+            ),
         ),
         mistakes=(
             Mistake(

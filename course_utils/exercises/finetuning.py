@@ -125,6 +125,28 @@ register(
                 ),
             ),
             Mistake(
+                "state_dict_counted",
+                lambda model: sum(v.numel() for v in model.state_dict().values()),
+                Msg(
+                    "You counted everything in the state_dict: it also holds frozen parameters "
+                    "and buffers such as BatchNorm's running statistics, which are never trained.",
+                    "你把 state_dict 里的所有东西都数进去了：其中还有被冻结的参数，以及 BatchNorm 的"
+                    "滑动统计量这类缓冲区，它们从不参与训练。",
+                ),
+            ),
+            Mistake(
+                "state_dict_requires_grad",
+                lambda model: sum(
+                    v.numel() for v in model.state_dict().values() if v.requires_grad
+                ),
+                Msg(
+                    "You filtered the state_dict by requires_grad: its tensors are detached "
+                    "copies whose requires_grad is always False. Ask the parameters themselves.",
+                    "你按 requires_grad 筛选了 state_dict：它里面的张量都是分离出来的副本，"
+                    "requires_grad 永远是 False。应该直接问参数本身。",
+                ),
+            ),
+            Mistake(
                 "tensors_not_numbers",
                 lambda model: sum(1 for p in model.parameters() if p.requires_grad),
                 Msg(
@@ -168,6 +190,7 @@ def _finetune(
     zero_grad=True,
     steps=STEPS,
     freeze_after_swap=False,
+    zero_grad_last=False,
 ):
     """One recipe with the switches learners get wrong (the reference has them all right)."""
     if freeze and not freeze_after_swap:
@@ -183,10 +206,12 @@ def _finetune(
     )
     optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
     for _ in range(steps):
-        if zero_grad:
+        if zero_grad and not zero_grad_last:
             optimizer.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
+        if zero_grad_last:
+            optimizer.zero_grad()
     return nn.utils.parameters_to_vector(model.parameters()).detach(), _gradients(model)
 
 
@@ -275,6 +300,17 @@ register(
                     "start of every step.",
                     "新层的梯度是两步梯度之和：第二次反向传播把梯度累加到了第一次的 .grad 上。"
                     "每一步开始时都要清空梯度。",
+                ),
+            ),
+            Mistake(
+                "zero_grad_at_the_end",
+                lambda *a: _finetune(*a, zero_grad_last=True),
+                Msg(
+                    "Your gradients are all zero: you cleared them after the last step, so the "
+                    "gradients of the second backward pass are gone. Clear them at the start of "
+                    "each step instead.",
+                    "你返回的梯度全是零：你在最后一步之后把梯度清掉了，第二次反向传播的梯度也就没了。"
+                    "应该在每一步开始时清空梯度。",
                 ),
             ),
             Mistake(

@@ -46,8 +46,8 @@ def _test_function(gen: torch.Generator) -> NamedFunction:
     return NamedFunction("sum(sqrt(1 + x²))", "torch.sqrt(1 + x**2).sum()")
 
 
-# Every test function has a narrow valley added: f'' grows by 2·kᵢ·10⁶ on element i (kᵢ between
-# 1 and 3), and x lies within about 1e-6 of the valley's floor. A one-sided difference is off by
+# Every test function has a narrow valley added: f'' grows by 2·kᵢ·10⁶ on element i (kᵢ from
+# 1 to 3), and x lies within about 1e-6 of the valley's floor. A one-sided difference is off by
 # about h·kᵢ·10⁶ there, beyond the tolerance for any h above 1e-11, while a central one is exact
 # on the quadratic (its rounding is tiny, since the quadratic is tiny at x). The kᵢ differ so
 # that a one-sided error has a shape of its own (see _one_sided_like).
@@ -56,9 +56,10 @@ VALLEY = 1e6
 
 def _with_valley(g: NamedFunction, gen: torch.Generator, n: int) -> tuple:
     x0 = torch.randn(n, generator=gen, dtype=torch.float64) * 1.5
-    k = 1 + 2 * torch.rand(n, generator=gen, dtype=torch.float64)
+    # kᵢ spread evenly over [1, 3], in a random order: never two alike
+    k = 1 + 2 * torch.randperm(n, generator=gen).double() / (n - 1)
     f = NamedFunction(
-        f"{g.name} + 10⁶ · sum(k · (x − x0)²)",
+        f"{g.name} + 10⁶·Σ k(x − x0)²",
         f"{g.expr} + {VALLEY:g} * (k * (x - x0) ** 2).sum()",
         **g.env,
         x0=x0,
@@ -68,7 +69,8 @@ def _with_valley(g: NamedFunction, gen: torch.Generator, n: int) -> tuple:
 
 
 def _central_difference_args(gen: torch.Generator) -> tuple:
-    return _with_valley(_test_function(gen), gen, random_size(gen))
+    # Two elements at least: one number alone cannot show a one-sided error's shape.
+    return _with_valley(_test_function(gen), gen, random_size(gen, 2))
 
 
 def _difference(f: NamedFunction, x: torch.Tensor, h: float, central: bool = True) -> torch.Tensor:
@@ -161,13 +163,13 @@ register(
                 "再用 f 的这两个值算出斜率。",
             ),
             Msg(
-                "Nudge one element at a time: for element i evaluate f with x[i] raised by h and "
-                "with x[i] lowered by h (on copies of x), and divide the difference by 2h. In "
-                "float64, h around 1e-6 balances truncation against rounding; h = 1e-2 is too big "
-                "and 1e-12 too small (look at the V plot). Return float64, shaped like x.",
-                "每次只挪动一个元素：对第 i 个元素，分别在 x[i] 加上 h 和减去 h（在 x 的副本上改）时计算 f，"
-                "再把两者之差除以 2h。在 float64 下，h 取 1e-6 左右能兼顾截断误差和舍入误差；"
-                "1e-2 太大，1e-12 又太小（看看那张 V 形图）。结果用 float64，形状与 x 相同。",
+                "For element i, evaluate f at two points placed symmetrically around x along that "
+                "element only (on copies of x), and turn the difference into a slope over the "
+                "distance between them. The step trades truncation against rounding: the V plot "
+                "of section 6 shows where float64 balances them. Return float64, shaped like x.",
+                "对第 i 个元素，在 x 两侧、只沿这个元素对称地各取一个点（在 x 的副本上改），计算 f，"
+                "再用两点之差除以两点间的距离得到斜率。步长要在截断误差和舍入误差之间取舍："
+                "第 6 节的 V 形图显示了 float64 下两者在哪里平衡。结果用 float64，形状与 x 相同。",
             ),
         ),
         rtol=1e-6,
