@@ -43,6 +43,12 @@ RUN_BY: dict[str, str] = {
     ".venv/bin/course export OUT --lms moodle --map MAP": (
         "tests/test_class_view.py::test_lms_exports_from_the_readme"
     ),
+    ".venv/bin/course serve --exchange EXCHANGE --out OUT --workers 2 --per-hour 10": (
+        "tests/test_service.py::test_killed_mid_burst_and_restarted_grades_every_submission_once"
+    ),
+    ".venv/bin/python -m autograder.grading.service_benchmark --help": (
+        "tests/test_readme.py::test_benchmark_help"
+    ),
     # The course on a JupyterHub (tests/hub/conftest.py starts it with `make hub`).
     "make hub": "tests/hub/test_hub.py::test_instructor_releases_the_lesson",
     "nbgrader release_assignment 02_derivatives": (

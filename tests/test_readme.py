@@ -167,3 +167,6 @@ def test_benchmark_help():
     result = run_readme(".venv/bin/python -m autograder.grading.benchmark --help")
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout and "--n" in result.stdout
+    result = run_readme(".venv/bin/python -m autograder.grading.service_benchmark --help")
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout and "--learners" in result.stdout

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +17,9 @@ import nbformat
 import pytest
 
 from autograder.authoring.samples import fill, lesson_paths, points
+from autograder.config import ROOT
 from autograder.grading.learner_side import fetch_feedback, publish, submit
+from tests import readme_commands as rc
 
 LESSON = "02_derivatives"
 
@@ -32,13 +34,20 @@ def notebooks() -> tuple[str, dict[str, nbformat.NotebookNode], float]:
     return solution_path.name, kinds, sum(points(solution).values())
 
 
+# The README's command; the kill test runs it exactly as written (EXCHANGE and OUT replaced).
+README_SERVE = ".venv/bin/course serve --exchange EXCHANGE --out OUT --workers 2 --per-hour 10"
+
+
 def start(exchange: Path, out: Path, *extra: str) -> subprocess.Popen:
+    """The service as the README starts it; ``extra`` options are added after its own."""
+    words = [
+        {"EXCHANGE": str(exchange), "OUT": str(out)}.get(word, word)
+        for word in shlex.split(rc.command(README_SERVE))
+    ]
     log = (out.parent / f"{out.name}.log").open("a")
     return subprocess.Popen(
-        [sys.executable, "-m", "autograder.cli", "serve", "--exchange", str(exchange),
-         "--out", str(out), "--lessons", LESSON, "--workers", "2", *extra],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [*words, *extra], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def events(out: Path) -> list[dict]:
@@ -83,7 +92,7 @@ def test_killed_mid_burst_and_restarted_grades_every_submission_once(tmp_path: P
     publish(exchange, LESSON)
     name, kinds, total = notebooks()
     inbound = exchange / "autograd-course" / "inbound"
-    proc = start(exchange, out, "--per-hour", "100")
+    proc = start(exchange, out)
     try:
         expected = {}
         for i in range(6):
@@ -104,7 +113,7 @@ def test_killed_mid_burst_and_restarted_grades_every_submission_once(tmp_path: P
         (inbound / broken / name).write_text("{ this is not a notebook")
         expected[broken] = 0.0
 
-        proc = start(exchange, out, "--per-hour", "100")
+        proc = start(exchange, out)
         found = wait_for(lambda f: set(expected) <= set(ids(f, "released")), proc, out)
     finally:
         stop(proc)
@@ -130,7 +139,7 @@ def test_a_learner_submitting_in_a_loop_is_limited_and_the_others_are_served(
     exchange, out = tmp_path / "exchange", tmp_path / "out"
     publish(exchange, LESSON)
     name, kinds, _ = notebooks()
-    proc = start(exchange, out, "--per-hour", "2")
+    proc = start(exchange, out, "--lessons", LESSON, "--per-hour", "2")
     try:
         wait_for(lambda f: (out / "service" / "sources.json").exists(), proc, out, timeout=90)
         made: dict[str, float] = {}
