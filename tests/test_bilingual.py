@@ -289,3 +289,28 @@ def test_a_chinese_aside_stands_alone_only_when_tagged(tmp_path):
     assert any("must follow its English twin" in p for p in problems)
     alone[0].metadata["tags"].append("aside:zh")
     assert _problems(tmp_path, [md("One.", "一。"), code("x = 1"), alone]) == []
+
+
+def test_direction_words_and_times_off_are_caught(tmp_path):
+    problems = _problems(tmp_path, [md("The gradient flows back.", "梯度往下传到上一层。")])
+    assert any("往下传" in p for p in problems) and any("上一层" in p for p in problems)
+    from autograder.authoring.bilingual import message_problems
+
+    source = 'Msg("Your gradient is {k} times too large.", "你的梯度大了 {k} 倍。")\n'
+    assert any("大了 {k} 倍" in p for p in message_problems(source))
+    fixed = 'Msg("Your gradient is {k} times too large.", "你的梯度是正确值的 {k} 倍。")\n'
+    assert message_problems(fixed) == []
+
+
+def test_chinese_inside_a_code_span_is_caught(tmp_path):
+    problems = _problems(tmp_path, [md("A pair `(node, index)`.", "一对 `(节点, 下标)`。")])
+    assert any("(节点, 下标)" in p for p in problems)
+    assert (
+        _problems(tmp_path, [md("A pair `(node, index)`.", "一对 `(node, index)`，即节点和下标。")])
+        == []
+    )
+
+
+def test_register_slips_are_caught(tmp_path):
+    problems = _problems(tmp_path, [md("It silences the check.", "它让检查闭嘴。")])
+    assert any("闭嘴" in p for p in problems)

@@ -44,7 +44,12 @@ BLOCK_START = re.compile(
 # A shell command run with an environment variable set: code, though not Python.
 SHELL_COMMAND = re.compile(r"(?:[A-Z_][A-Z0-9_]*=\S*\s+)+[\w./-]+(?:\s+[\w./=-]+)*")
 # Casual words a teacher would not write (docs/BILINGUAL.md, "Register").
-SLANG = ("坑", "盯住", "无米下炊", "剪下来", "剪下")
+SLANG = ("坑", "盯住", "无米下炊", "剪下来", "剪下", "闭嘴", "肇事")
+# Up and down are ambiguous in a network (drawn top-down or bottom-up): name the direction by
+# the forward pass instead (docs/BILINGUAL.md, Register).
+DIRECTION_WORDS = ("往下传", "往上传", "上一层", "下一层")
+# 「小了 3 倍」 is wrong by Chinese editorial norms and 「大了 3 倍」 ambiguous (3× or 4×?).
+TIMES_OFF = re.compile(r"[大小]了\s*(?:\d+|[一二两三四五六七八九十百几]+|[A-Za-z]|\{[^}]*\})\s*倍")
 # Operators named on their own in a code span (`+`, `**`, `==`): not expressions.
 OPERATOR_TOKENS = {
     *"+ - * / % @ = < > & | ^ ~".split(),
@@ -380,6 +385,12 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
             if not CJK.search(text):
                 problems.append(f"{where}: a Chinese cell without Chinese")
             problems.extend(f"{where}: {p}" for p in avoided_terms(text, glossary))
+            problems.extend(f"{where}: {p}" for p in zh_style_problems(text))
+            if "aside:zh" not in tags:  # an aside quotes the words it discusses
+                problems.extend(
+                    f"{where}: Chinese inside the code span `{s}`; write it outside the span"
+                    for s in chinese_in_code_spans(cell.source)
+                )
             problems.extend(f"{where}: {p}" for p in link_problems(cell.source, "zh", path))
             problems.extend(
                 f"{where}: a line break inside a Chinese paragraph shows as a stray space "
@@ -394,6 +405,27 @@ def check_notebook(path: Path, glossary: list[Term] | None = None) -> list[str]:
                     "it may hold only maths and pictures, so put the words in the en/zh twins"
                 )
     return problems
+
+
+def zh_style_problems(text: str) -> list[str]:
+    """House-style breaks in Chinese that are not a term: direction words, 「小了 N 倍」."""
+    found = [
+        f"uses '{w}': name the direction by the forward pass (往输入方向 / 往输出方向, "
+        "前一层 / 后一层) (docs/BILINGUAL.md, Register)"
+        for w in DIRECTION_WORDS
+        if w in text
+    ]
+    found += [
+        f"says '{m.group(0)}': write 「是正确值的 N 倍」 or 「只有正确值的 1/N」 "
+        "(docs/BILINGUAL.md, Register)"
+        for m in TIMES_OFF.finditer(text)
+    ]
+    return found
+
+
+def chinese_in_code_spans(text: str) -> list[str]:
+    """Code spans holding Chinese: a code span is code, and code is not Chinese."""
+    return [s for s in CODE_SPAN.findall(FENCED.sub(" ", text)) if CJK.search(s)]
 
 
 def avoided_terms(text: str, glossary: list[Term] | None = None) -> list[str]:
@@ -585,6 +617,13 @@ def message_problems(source: str, *, learner_facing: bool = True) -> list[str]:
         if twin.endswith("zh"):
             continue
         problems.append(f"line {node.lineno}: Chinese without its English twin: {text[:60]!r}")
+    for node in ast.walk(tree):  # house style in every Chinese string (slang: avoided_terms)
+        text = _literal(node)
+        if text is None or not CJK.search(text):
+            continue
+        if isinstance(parents.get(id(node)), ast.JoinedStr):
+            continue
+        problems += [f"line {node.lineno}: {p}" for p in zh_style_problems(text)]
     return problems
 
 
