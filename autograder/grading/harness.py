@@ -22,7 +22,7 @@ import secrets
 import nbformat
 from nbformat import NotebookNode
 
-from course_utils.exercises import get
+from course_utils.exercises import Exercise, get
 from course_utils.harness import ANSWER_MIME, payload
 
 LEARNER_ENV = "COURSE_LEARNER"  # course_utils.variants.learner_id() reads it in the kernel
@@ -34,6 +34,12 @@ def learner_of(resources: dict | None) -> str | None:
     return student if isinstance(student, str) and student else None
 
 
+def for_student(exercise: Exercise, student: str | None) -> Exercise:
+    """The exercise as ``student`` answers it: their member of a family (the exercise as
+    registered, member 0, when no student is known)."""
+    return exercise if student is None else exercise.for_learner(student)
+
+
 def request_source(
     checks: list[tuple[str, str, bool]], seed: int, tokens: list[str], learner: str | None = None
 ) -> str:
@@ -43,7 +49,7 @@ def request_source(
     run = "__import__('course_utils.harness', fromlist=['run']).run"
     lines = []
     for (exercise_id, name, hidden), token in zip(checks, tokens, strict=True):
-        exercise = get(exercise_id).for_learner(learner)
+        exercise = for_student(get(exercise_id), learner)
         cases = exercise.inputs(seed, hidden)
         forbids = sorted(exercise.forbids)
         lines.append(

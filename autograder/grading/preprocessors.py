@@ -13,7 +13,7 @@ from nbformat import NotebookNode
 from traitlets import Bool, Integer
 
 from autograder.grading import notes
-from autograder.grading.harness import learner_of
+from autograder.grading.harness import for_student, learner_of
 from course_utils.exercises import (
     ANSWER_MIME,
     PROCESS,
@@ -93,7 +93,7 @@ def verify_outcomes(
     """Recompute the references here and compare the learner's recorded answers with them.
 
     ``learner``: the submission's student, whose member of a family is the reference."""
-    exercise = get(exercise_id).for_learner(learner)
+    exercise = for_student(get(exercise_id), learner)
     answered = recorded_answers(exercise, seed, hidden, outcomes)
     if answered is None:
         return INCOMPLETE
@@ -118,7 +118,7 @@ def wrong_verdict(
     NotImplementedError, else ``("wrong", name)`` with the catalogued mistake that
     :func:`first_problem_of` names (None when it names none), ``OTHER_VARIANT`` for answers
     right for another member of the family than the student's."""
-    exercise = get(exercise_id).for_learner(learner)
+    exercise = for_student(get(exercise_id), learner)
     answered = recorded_answers(exercise, seed, hidden, outcomes)
     if answered is None:
         return "incomplete", None
