@@ -223,7 +223,7 @@ NO_MEAN = Mistake(
     Msg(
         "Your gradient is N times too large: the loss is the mean over the N samples, so "
         "∂loss/∂logits keeps that 1/N, and every gradient after it inherits it.",
-        "你的梯度大了 N 倍：损失是对 N 个样本取平均，所以 ∂loss/∂logits 里保留着 1/N，"
+        "你的梯度是正确值的 N 倍：损失是对 N 个样本取平均，所以 ∂loss/∂logits 里保留着 1/N，"
         "之后的每个梯度都从它继承这个因子。",
     ),
 )
@@ -867,7 +867,7 @@ _bug(
                 "Your loss is divided by N twice: F.cross_entropy already averages over the "
                 "samples by default, so a division of your own makes it N times too small.",
                 "你的损失被除了两次 N：F.cross_entropy 默认已经对样本取平均，"
-                "你自己再除一次，结果就小了 N 倍。",
+                "你自己再除一次，结果就只有正确值的 1/N。",
             ),
         ),
     ),
