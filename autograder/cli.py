@@ -22,6 +22,10 @@ COMMANDS = {
         "autograder.commands.serve",
         "grade submissions as they arrive in the exchange, warm, and release feedback",
     ),
+    "exercises": (
+        "autograder.commands.exercises",
+        "docs/EXERCISES.md: every graded exercise, its points and what it asks (--check)",
+    ),
     "export": (
         "autograder.commands.export",
         "grades for an LMS: Canvas's or Moodle's grade import CSV, from course grade's output",

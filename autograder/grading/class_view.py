@@ -140,7 +140,21 @@ def mistakes_of(exercise_id: str) -> list[tuple[str, Msg]]:
         exercise = get(exercise_id)
     except KeyError:
         return []
+    from autograder.grading.preprocessors import OTHER_VARIANT
+
     found = [(m.name, m.msg) for m in exercise.mistakes]
+    # a family's members each have mistakes of their own, under the same names
+    for member in getattr(exercise, "variants", ()) or ():
+        found += [(m.name, m.msg) for m in member.mistakes if m.name not in dict(found)]
+    found.append(
+        (
+            OTHER_VARIANT,
+            Msg(
+                "the answer is right for another learner's variant, not for their own",
+                "答案对别人的变体是对的，对自己的变体却不对",
+            ),
+        )
+    )
     found += [(f"diagnosis:{i}", msg) for i, (_, msg) in enumerate(exercise.diagnoses)]
     found += [(f"process:{name}", PROCESS[name][1]) for name in exercise.process]
     return found

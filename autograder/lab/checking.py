@@ -99,7 +99,8 @@ class Checker:
     def inputs(self, user: str, exercise_id: object, hidden: object) -> dict:
         from course_utils.harness import payload
 
-        exercise = self._exercise(exercise_id)
+        # the learner's own member of a variant family: the hub user is their learner id
+        exercise = self._exercise(exercise_id).for_learner(user)
         with self.lock:
             self._rate(user)
             now = self.clock()
@@ -143,7 +144,7 @@ class Checker:
                     "✗ 这些答案对应的输入不是本服务发给你的，或者已经发出太久了；请重新运行检查。",
                 ),
             )
-        exercise = self._exercise(held.exercise)
+        exercise = self._exercise(held.exercise).for_learner(user)
         cases = exercise.inputs(held.seed, held.hidden)
         answered = answers_from_record(cases, outcomes)
         if answered is None:
@@ -162,6 +163,7 @@ class Checker:
             tries,
             counted=tries < MAX_PREDICTION_CHECKS,
             names=clean_names(names),
+            learner=user,
         )
         if found:
             problem: Msg | None = rules.message(exercise.title, found)
