@@ -29,6 +29,7 @@ from course_utils.exercises import (
     more_help,
     same_randomness,
 )
+from course_utils.variants import learner_for
 
 # The references and catalogued mistakes run through check() as if a learner wrote them.
 pytestmark = pytest.mark.usefixtures("course_code_as_learners")
@@ -43,6 +44,13 @@ CATALOG = [
     for exercise_id, exercise in sorted(all_exercises().items())
     for mistake in exercise.mistakes
 ]
+
+
+def _learner(exercise) -> str | None:
+    """A learner whose member of a variant family is the one ``get()`` returns (member 0)."""
+    if not exercise.variants:
+        return None
+    return learner_for(exercise.family.name, exercise.member, len(exercise.variants))
 
 
 def _mistake(exercise_id: str, name: str):
@@ -68,7 +76,7 @@ def test_each_wrong_answer_fails_with_its_own_message(exercise_id, name):
     others = [m.msg for m in exercise.mistakes if m.name != name]
     for _ in range(RUNS):
         with pytest.raises(CheckFailure) as info:
-            check(exercise_id, mistake.answer, hidden=True)
+            check(exercise_id, mistake.answer, hidden=True, learner=_learner(exercise))
         told = info.value.msg
         assert mistake.msg.en in told.en, told.en
         assert mistake.msg.zh in told.zh, told.zh
@@ -97,7 +105,7 @@ CATALOGUED = (
 )
 def test_the_solution_passes_and_every_exercise_has_a_catalog(exercise_id):
     exercise = get(exercise_id)
-    check(exercise_id, exercise.reference, hidden=True)
+    check(exercise_id, exercise.reference, hidden=True, learner=_learner(exercise))
     assert len(exercise.mistakes) + len(exercise.diagnoses) >= 2, "list the plausible mistakes"
     assert len(exercise.hints) >= 2, "hints come in tiers: a nudge, then more help"
 

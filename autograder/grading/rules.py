@@ -190,6 +190,7 @@ class Submission:
             derives=R.FINITE_DIFFERENCES in forbids,
             bound=self.bound | set(self.lesson_binds),
             own_attrs=self.own_attrs,
+            no_torch=R.NO_TORCH in forbids,
         )
 
     def tampering(self, test: int) -> list[R.Use]:

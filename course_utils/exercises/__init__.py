@@ -418,7 +418,7 @@ def _describe_args(args: tuple, names: tuple[str, ...] | list[str] = ()) -> str:
         elif isinstance(a, torch.nn.Module):
             parts.append(f"{name} = {type(a).__name__}")
         else:
-            parts.append(f"{name} = {repr(a)[:40]}")
+            parts.append(f"{name} = {repr(a)[:80]}")  # room for a test function's formula
     return "; ".join(parts)
 
 
