@@ -1,16 +1,22 @@
-"""Lesson 2 · One training step: the loss, backward(), and what SGD does to the parameters.
+"""Lessons 1 and 8 · The training step and what the optimizer does with it.
 
-References run the real torch.optim.SGD (or autograd); the learner predicts the result by hand.
-Models for the counting exercise are small random nn.Sequential stacks built from the
-generator, never resnet18, so that a check takes milliseconds.
+Lesson 1 (the whole game): what ``backward()`` leaves in a bias's ``.grad`` for a sum or a
+mean over a batch (derived, not looked up), and the training loop itself (built: the page runs
+one step in pieces). Lesson 8 (optimizers, exactly): the gradient a classifier's last layer
+receives from cross-entropy, the learner's own member of :data:`course_utils.head_losses.HEAD_LOSS`
+(derived by hand), and two steps of ``torch.optim.SGD`` with momentum, weight decay and a
+learning-rate change (derived by hand). References run real torch: autograd, ``nn.Linear``,
+``F.cross_entropy`` and ``torch.optim.SGD``; models are small, so a check takes milliseconds.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from course_utils.exercises import BY_HAND, OPTIM, Exercise, Mistake, register
+from course_utils.exercises import BY_HAND, OPTIM, Exercise, Mistake, Variant, register
+from course_utils.head_losses import HEAD_LOSS, MEMBERS
 from course_utils.i18n import Msg
 
 
@@ -22,84 +28,457 @@ def _shape(gen: torch.Generator) -> tuple[int, ...]:
     return tuple(_int(gen, 1, 4) for _ in range(_int(gen, 1, 3)))
 
 
-def _lr(gen: torch.Generator) -> float:
-    return round(float(torch.empty(()).uniform_(0.001, 0.5, generator=gen)), 4)
+def _uniform(gen: torch.Generator, low: float, high: float, digits: int) -> float:
+    return round(float(torch.empty(()).uniform_(low, high, generator=gen)), digits)
 
 
-# --- Exercise 1: the first SGD step -------------------------------------------------------
+# --- Lesson 1, Exercise 1: what backward() leaves in fc.bias.grad ---------------------------
+
+# The losses the exercise names, as the learner reads them in the prompt.
+BIAS_LOSSES = {
+    "sum": lambda d: d.sum(),
+    "mean": lambda d: d.mean(),
+    "batch_mean": lambda d: d.sum(dim=1).mean(),
+}
 
 
-def _sgd_args(gen: torch.Generator) -> tuple:
-    shape = _shape(gen)
-    return torch.randn(shape, generator=gen), torch.randn(shape, generator=gen), _lr(gen)
+def _bias_args(gen: torch.Generator) -> tuple:
+    loss = sorted(BIAS_LOSSES)[_int(gen, 0, len(BIAS_LOSSES) - 1)]
+    return loss, _int(gen, 1, 16), _int(gen, 2, 1000), _int(gen, 1, 3)
 
 
-def _sgd_reference(p: torch.Tensor, g: torch.Tensor, lr: float) -> torch.Tensor:
-    param = p.detach().clone().requires_grad_(True)
-    param.grad = g.detach().clone()
-    torch.optim.SGD([param], lr=lr).step()
-    return param.detach()
+def _bias_reference(loss: str, batch: int, classes: int, calls: int) -> float:
+    """fc.bias.grad[0] of a real nn.Linear head after `calls` backward passes (all are equal)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(batch * 1009 + classes)
+        fc = nn.Linear(3, classes, dtype=torch.float64)
+        features = torch.randn(batch, 3, dtype=torch.float64)
+        labels = torch.rand(batch, classes, dtype=torch.float64)
+    value = BIAS_LOSSES[loss](fc(features) - labels)
+    for _ in range(calls):
+        value.backward(retain_graph=True)
+    return float(fc.bias.grad[0])
+
+
+def _per_image(loss: str, batch: int, classes: int) -> float:
+    """d loss / d bias_k for one backward pass: each bias is added to one score per image."""
+    return {"sum": float(batch), "mean": 1 / classes, "batch_mean": 1.0}[loss]
 
 
 register(
     Exercise(
-        id="training_step.sgd_update",
-        derives=False,
-        forbids=BY_HAND | {OPTIM},
-        title=Msg("The parameter after one SGD step", "一步 SGD 之后的参数"),
-        make_args=_sgd_args,
-        reference=_sgd_reference,
+        id="training_step.bias_grad",
+        title=Msg(
+            "What backward() puts into fc.bias.grad", "backward() 往 fc.bias.grad 里放了什么"
+        ),
+        make_args=_bias_args,
+        reference=_bias_reference,
+        kind="value",
+        forbids=BY_HAND,
+        asks="derive",
+        novel="fc.bias.grad for a batch of any size, for a mean as well as a sum, after one or "
+        "more backward() calls; the page shows one image, the sum and one call (all ones)",
         hints=(
             Msg(
-                "Gradient descent lowers the loss: which way does the gradient point, and which "
-                "way must the parameter go? The learning rate sets how far.",
-                "梯度下降要让损失变小：梯度指向哪个方向，参数又该往哪个方向走？学习率决定走多远。",
+                "Count how many of the scores one bias is added to in a batch, and how much the "
+                "loss changes when one score grows by a little. The labels do not matter: why?",
+                "数一数：在一批数据里，一个偏置被加到了多少个分数上？某一个分数稍微变大一点，"
+                "损失又变化多少？标签不影响结果：为什么？",
             ),
             Msg(
-                "Return the parameter's new value, not the change: start from p and move it "
-                "against g by a step that lr scales, element by element.",
-                "返回的是参数的新值，而不是变化量：从 p 出发，逆着 g 移动一步，步长由 lr 缩放，逐元素计算。",
+                "A sum counts every score once, a mean over n numbers counts each one 1/n; "
+                "`batch_mean` first sums each image's scores, then averages the images. And "
+                "backward() does not replace what is already in .grad.",
+                "求和时每个分数算一次，对 n 个数求平均时每个数只占 1/n；`batch_mean` 先把每张图像的"
+                "分数加起来，再对图像求平均。另外，backward() 不会替换 .grad 里已有的内容。",
             ),
         ),
         mistakes=(
             Mistake(
-                "ascent",
-                lambda p, g, lr: p + lr * g,
+                "one_image",
+                lambda loss, batch, classes, calls: calls * _per_image(loss, 1, classes),
                 Msg(
-                    "Your step goes with the gradient, uphill: that makes the loss grow.",
-                    "你的这一步顺着梯度走，是在“上坡”：这会让损失变大。",
+                    "Your answer is right for a batch of one image only. A bias is added to its "
+                    "class's score in every image of the batch, so every image adds to its "
+                    "gradient.",
+                    "你的答案只对只有一张图像的批次成立。偏置会加到批次中每一张图像对应类别的分数上，"
+                    "所以每张图像都会给它的梯度贡献一份。",
                 ),
             ),
             Mistake(
-                "no_lr",
-                lambda p, g, lr: p - g,
+                "mean_of_every_entry",
+                lambda loss, batch, classes, calls: (
+                    calls
+                    * (
+                        1 / (batch * classes)
+                        if loss == "mean"
+                        else _per_image(loss, batch, classes)
+                    )
+                ),
                 Msg(
-                    "Your step ignores the learning rate: the whole gradient was subtracted.",
-                    "你的这一步没有用到学习率：整个梯度都被减掉了。",
+                    "For the mean you divided by all batch × classes entries once, but one bias "
+                    "is in `batch` of those entries: each of them counts.",
+                    "对 mean 你只是除以了全部 batch × classes 个元素，但一个偏置出现在其中 batch 个元素里："
+                    "每一个都要算上。",
                 ),
             ),
             Mistake(
-                "only_the_change",
-                lambda p, g, lr: -lr * g,
+                "mean_as_sum",
+                lambda loss, batch, classes, calls: (
+                    calls * (float(batch) if loss == "mean" else _per_image(loss, batch, classes))
+                ),
                 Msg(
-                    "You returned the change of the parameter, not its new value.",
-                    "你返回的是参数的变化量，而不是参数的新值。",
+                    "You treated the mean like the sum: a mean divides by the number of entries, "
+                    "and so does its gradient.",
+                    "你把 mean 当成了求和：平均值要除以元素个数，它的梯度也一样。",
+                ),
+            ),
+            Mistake(
+                "calls_ignored",
+                lambda loss, batch, classes, calls: _per_image(loss, batch, classes),
+                Msg(
+                    "Your answer is right after one backward() only. A second call adds its "
+                    "gradient to what .grad already holds; nothing resets it in between.",
+                    "你的答案只在调用一次 backward() 时成立。第二次调用会把梯度加到 .grad 里已有的值上；"
+                    "两次之间没有任何东西把它重置。",
+                ),
+            ),
+        ),
+        edge_cases=lambda: [("sum", 1, 1000, 1), ("mean", 4, 1000, 2), ("batch_mean", 3, 10, 1)],
+    )
+)
+
+
+# --- Lesson 1, Exercise 2: the training loop --------------------------------------------------
+
+MOMENTUM = 0.9  # the tutorial's, and the one the prompt names
+
+
+def _loop_args(gen: torch.Generator) -> tuple:
+    n_in, hidden, n_out = _int(gen, 2, 6), _int(gen, 2, 8), _int(gen, 1, 4)
+    seed = int(torch.randint(0, 2**31, (1,), generator=gen))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, n_out))
+    batch = _int(gen, 4, 16)
+    data = torch.randn(batch, n_in, generator=gen)
+    labels = torch.randn(batch, n_out, generator=gen)
+    return model, data, labels, _uniform(gen, 0.02, 0.3, 3), _int(gen, 3, 8)
+
+
+def _loop(model, data, labels, lr, steps, *, zero=True, order="right", fresh=False, loss="mse"):
+    """The loop, written out with the slips learners make in it."""
+    losses = []
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
+    for _ in range(steps):
+        if fresh:
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
+        if zero and order != "zero_last":
+            optimizer.zero_grad()
+        prediction = model(data)
+        value = F.mse_loss(prediction, labels, reduction="mean" if loss == "mse" else "sum")
+        if order == "step_first":
+            optimizer.step()
+            value.backward()
+        else:
+            value.backward()
+            if order == "zero_last":
+                optimizer.zero_grad()
+            optimizer.step()
+        losses.append(value.item())
+    return torch.tensor(losses)
+
+
+def _loop_reference(model, data, labels, lr: float, steps: int) -> torch.Tensor:
+    return _loop(model, data, labels, lr, steps)
+
+
+register(
+    Exercise(
+        id="training_step.train",
+        title=Msg("The training loop", "训练循环"),
+        make_args=_loop_args,
+        reference=_loop_reference,
+        kind="tensor",
+        asks="build",
+        novel="the loop itself: the page takes one step in pieces and never repeats it, so a "
+        "fresh gradient per step, one optimizer for the whole run and a loss per step are the "
+        "learner's to get right",
+        hints=(
+            Msg(
+                "Each step needs a gradient of this step's loss only, and the optimizer must "
+                "see that gradient when it steps. Which object has to live for the whole run, "
+                "and which things happen once per step?",
+                "每一步都需要只属于这一步损失的梯度，而且优化器更新时必须能看到这份梯度。"
+                "哪个对象要在整个训练过程中一直存在？哪些事情每一步都要做一次？",
+            ),
+            Msg(
+                "Momentum is state that the optimizer keeps between steps, and backward() adds "
+                "to .grad rather than replacing it. Look at the order of lesson 1's three calls, "
+                "and at what the loss of a step is measured on: the parameters before that "
+                "step's update.",
+                "动量是优化器在各步之间保存的状态，而 backward() 是把梯度加到 .grad 上，而不是替换它。"
+                "看一看第 1 课那三个调用的顺序，再想一想每一步的损失是在什么参数上算的："
+                "这一步更新之前的参数。",
+            ),
+        ),
+        mistakes=(
+            Mistake(
+                "no_zero_grad",
+                lambda *a: _loop(*a, zero=False),
+                Msg(
+                    "From the second step on, your steps use the sum of every gradient so far: "
+                    "backward() adds to .grad, so each step must start from a reset gradient.",
+                    "从第二步起，你的每一步用的都是到目前为止所有梯度之和：backward() 会把梯度累加到 "
+                    ".grad 上，所以每一步开始时都要先重置梯度。",
+                ),
+            ),
+            Mistake(
+                "never_moves",
+                lambda *a: _loop(*a, order="step_first"),
+                Msg(
+                    "Your loss never changes: step() found no gradient, so no parameter moved. "
+                    "backward() has to fill the gradients after they are reset and before "
+                    "step() reads them.",
+                    "你的损失一直没有变化：step() 没有找到梯度，所以没有任何参数移动。"
+                    "backward() 必须在梯度重置之后、step() 读取它们之前把梯度填好。",
+                ),
+            ),
+            Mistake(
+                "momentum_lost",
+                lambda *a: _loop(*a, fresh=True),
+                Msg(
+                    "Your steps have no momentum: an optimizer created anew at every step (or "
+                    "created without momentum=0.9) starts each step with no velocity.",
+                    "你的每一步都没有动量：每一步都新建的优化器（或者创建时没有设置 momentum=0.9）"
+                    "在每一步开始时都没有速度。",
+                ),
+            ),
+            Mistake(
+                "sum_of_squares",
+                lambda *a: _loop(*a, loss="sum"),
+                Msg(
+                    "Your loss is the sum of the squared errors, not their mean: every gradient "
+                    "is as many times too large as there are numbers in labels.",
+                    "你的损失是平方误差之和，而不是它们的平均值：每个梯度都成了正确值的 labels.numel() 倍。",
+                ),
+            ),
+        ),
+    )
+)
+
+
+# --- Lesson 8, Exercise 1: the gradient cross-entropy hands the last layer ------------------
+
+
+def _head_args(gen: torch.Generator) -> tuple:
+    batch, n_in, classes = _int(gen, 2, 5), _int(gen, 2, 5), _int(gen, 2, 6)
+    x = torch.randn(batch, n_in, generator=gen, dtype=torch.float64)
+    weight = torch.randn(classes, n_in, generator=gen, dtype=torch.float64)
+    bias = torch.randn(classes, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, classes, (batch,), generator=gen)
+    return x, weight, bias, y
+
+
+def _head_reference(eps: float, temperature: float):
+    def reference(x, weight, bias, y):
+        weight = weight.detach().clone().requires_grad_(True)
+        bias = bias.detach().clone().requires_grad_(True)
+        z = F.linear(x, weight, bias)
+        F.cross_entropy(z / temperature, y, label_smoothing=eps).backward()
+        return weight.grad, bias.grad
+
+    return reference
+
+
+def _head_from(score_grad):
+    """A wrong answer built from a wrong ∂L/∂z, passed on to the layer's weight and bias."""
+
+    def answer(x, weight, bias, y):
+        g = score_grad(x @ weight.T + bias, y, weight.shape[0])
+        return g.T @ x, g.sum(dim=0)
+
+    return answer
+
+
+def _target(y, classes: int, eps: float, shrink: bool = True):
+    one_hot = F.one_hot(y, classes).to(torch.float64)
+    return (1 - eps if shrink else 1.0) * one_hot + eps / classes
+
+
+def _head_member(eps: float, temperature: float) -> Variant:
+    def grad(z, y, classes, *, eps=eps, t=temperature, over=1, outer=True, shrink=True):
+        p = torch.softmax(z / t, dim=over)
+        g = (p - _target(y, classes, eps, shrink)) / z.shape[0]
+        return g / t if outer else g
+
+    common = (
+        Mistake(
+            "sign",
+            _head_from(lambda z, y, c: -grad(z, y, c)),
+            Msg(
+                "Your gradients have the wrong sign: they point to where the loss falls. The "
+                "loss grows when the score of a wrong class grows.",
+                "你的梯度符号反了：它们指向损失下降的方向。而错误类别的分数变大时，损失是增大的。",
+            ),
+        ),
+        Mistake(
+            "no_batch_mean",
+            _head_from(lambda z, y, c: grad(z, y, c) * z.shape[0]),
+            Msg(
+                "Your gradients are B times too large (B the batch size): the loss is the mean "
+                "over the batch, so each image's share is divided by B.",
+                "你的梯度是正确值的 B 倍（B 是批大小）：损失是对这一批求的平均值，所以每张图像的份额都要除以 B。",
+            ),
+        ),
+        Mistake(
+            "probabilities_only",
+            _head_from(
+                lambda z, y, c: grad(z, y, c) + _target(y, c, eps) / z.shape[0] / temperature
+            ),
+            Msg(
+                "Your ∂L/∂z has the softmax term but not the target's: the log of the right "
+                "class's probability also depends on that class's score directly.",
+                "你的 ∂L/∂z 只有 softmax 那一项，没有目标那一项：正确类别概率的对数还直接依赖于该类别自己的分数。",
+            ),
+        ),
+        Mistake(
+            "softmax_over_batch",
+            _head_from(lambda z, y, c: grad(z, y, c, over=0)),
+            Msg(
+                "Your softmax runs over the batch (dim 0): each image's probabilities are a "
+                "softmax over its own classes (dim 1).",
+                "你的 softmax 是沿着批次（dim 0）做的：每张图像的概率应当是对它自己的各个类别（dim 1）做 softmax。",
+            ),
+        ),
+    )
+    if eps:
+        own = (
+            Mistake(
+                "smoothing_ignored",
+                _head_from(lambda z, y, c: grad(z, y, c, eps=0.0)),
+                Msg(
+                    "Your gradient is that of plain cross-entropy: with label smoothing the "
+                    "target is no longer one-hot, and the gradient changes with it.",
+                    "你求的是普通交叉熵的梯度：有了标签平滑，目标就不再是独热向量，梯度也随之改变。",
+                ),
+            ),
+            Mistake(
+                "smoothing_not_shrunk",
+                _head_from(lambda z, y, c: grad(z, y, c, shrink=False)),
+                Msg(
+                    "Your target adds ε/C to every class but keeps the full 1 on the right "
+                    "class: it must shrink to 1 − ε there, so that the target still sums to 1.",
+                    "你的目标给每个类别都加上了 ε/C，却让正确类别保留了完整的 1：那里应当缩小为 1 − ε，"
+                    "这样目标的总和才仍然是 1。",
+                ),
+            ),
+        )
+    else:
+        own = (
+            Mistake(
+                "temperature_ignored",
+                _head_from(lambda z, y, c: grad(z, y, c, t=1.0)),
+                Msg(
+                    "Your gradient is that of cross-entropy on z itself: the loss divides the "
+                    "scores by T before the softmax.",
+                    "你求的是直接对 z 做交叉熵的梯度：这个损失在 softmax 之前先把分数除以了 T。",
+                ),
+            ),
+            Mistake(
+                "inner_factor_missed",
+                _head_from(lambda z, y, c: grad(z, y, c, outer=False)),
+                Msg(
+                    "Your gradient is T times what it should be: the softmax of z / T is right, "
+                    "but the chain rule's factor from z / T back to z is missing.",
+                    "你的梯度是正确值的 T 倍：z / T 上的 softmax 没错，但从 z / T 回到 z，链式法则还有一个因子没乘。",
+                ),
+            ),
+        )
+    return Variant(reference=_head_reference(eps, temperature), mistakes=common + own)
+
+
+def _transposed(args: tuple, actual) -> bool:
+    x, weight, _, _ = args
+    w = actual[0]
+    return tuple(w.shape) == (x.shape[1], weight.shape[0]) and w.shape != weight.shape
+
+
+def _bias_per_image(args: tuple, actual) -> bool:
+    x, weight, _, _ = args
+    return tuple(actual[1].shape) == (x.shape[0], weight.shape[0])
+
+
+register(
+    Exercise(
+        id="training_step.head_grads",
+        title=Msg(
+            "The gradient cross-entropy hands the last layer",
+            "交叉熵传给最后一层的梯度",
+        ),
+        make_args=_head_args,
+        family=HEAD_LOSS,
+        variants=tuple(_head_member(eps, t) for eps, t in MEMBERS),
+        kind="tensors",
+        output_names=("weight_grad", "bias_grad"),
+        rtol=1e-6,
+        atol=1e-8,
+        forbids=BY_HAND,
+        asks="derive",
+        novel="∂L/∂W and ∂L/∂b of a linear layer under the learner's own cross-entropy (label "
+        "smoothing or a temperature), whose gradient no page of the course writes out",
+        hints=(
+            Msg(
+                "Work in two stages: first the gradient of the loss with respect to the scores "
+                "z, one row per image; then pass it through z = x Wᵀ + b as lesson 7 did. Start "
+                "with one image and write log softmax out as a score minus a log-sum-exp.",
+                "分两步走：先求损失对分数 z 的梯度，每张图像一行；再像第 7 课那样把它传过 z = x Wᵀ + b。"
+                "先只看一张图像，把 log softmax 写成“一个分数减去 log-sum-exp”。",
+            ),
+            Msg(
+                "The derivative of log-sum-exp with respect to each score is that score's softmax "
+                "probability; the other term picks out the target's share. Mind the mean over the "
+                "batch, your member's own numbers (ε or T, both in the chain rule), and the "
+                "shapes: the weight's gradient has the weight's shape, the bias's is summed over "
+                "the images.",
+                "log-sum-exp 对每个分数的导数，就是该分数对应的 softmax 概率；另一项挑出的是目标所占的份额。"
+                "注意对这一批求的平均、你那个变体自己的数（ε 或 T，链式法则里都要用到），以及形状："
+                "权重的梯度与权重形状相同，偏置的梯度要对各张图像求和。",
+            ),
+        ),
+        diagnoses=(
+            (
+                _transposed,
+                Msg(
+                    "Your weight gradient has the shape of Wᵀ (inputs × classes): a gradient has "
+                    "the shape of its parameter, here classes × inputs, like weight.",
+                    "你的权重梯度的形状是 Wᵀ 的形状（输入数 × 类别数）：梯度的形状与它的参数相同，"
+                    "这里应当和 weight 一样，是类别数 × 输入数。",
+                ),
+            ),
+            (
+                _bias_per_image,
+                Msg(
+                    "Your bias gradient has one row per image: the same bias is added to every "
+                    "image's scores, so the images' shares add up into one vector of C numbers.",
+                    "你的偏置梯度每张图像一行：同一个偏置被加到了每张图像的分数上，所以各张图像的份额要加成"
+                    "一个含 C 个数的向量。",
                 ),
             ),
         ),
         edge_cases=lambda: [
-            (torch.tensor([1.0, -2.0]), torch.zeros(2), 0.1),
             (
-                torch.tensor([[0.5, 1.5]], dtype=torch.float64),
-                torch.tensor([[2.0, -4.0]], dtype=torch.float64),
-                0.01,
+                torch.tensor([[1.0, -2.0], [0.5, 0.0], [3.0, 1.0]], dtype=torch.float64),
+                torch.tensor([[0.2, -0.1], [-0.3, 0.4], [0.0, 1.0]], dtype=torch.float64),
+                torch.zeros(3, dtype=torch.float64),
+                torch.tensor([2, 0, 2]),
             ),
         ],
     )
 )
 
 
-# --- Exercise 2: two steps with momentum, weight decay and a learning-rate change ----------
+# --- Lesson 8, Exercise 2: two steps with momentum, weight decay and a learning-rate change
 
 
 def _momentum_args(gen: torch.Generator) -> tuple:
@@ -217,6 +596,9 @@ register(
         kind="tensors",
         output_names=("p", "v"),
         forbids=BY_HAND | {OPTIM},
+        asks="derive",
+        novel="the parameter and the velocity after two steps in which weight decay, momentum "
+        "and a learning-rate change all act; the page states the rules, never their result",
         hints=(
             Msg(
                 "Write the two steps one after the other in the order step() works: first the "
@@ -255,249 +637,6 @@ register(
                 0.5,
                 0.1,
             ),
-        ],
-    )
-)
-
-
-# --- Exercise 3: counting parameters --------------------------------------------------------
-
-
-def _mlp(gen: torch.Generator) -> nn.Sequential:
-    sizes = [_int(gen, 1, 8) for _ in range(_int(gen, 2, 4))]
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
-        layers.append(nn.Linear(n_in, n_out, bias=bool(_int(gen, 0, 1))))
-        if i < len(sizes) - 2:
-            if _int(gen, 0, 1):
-                layers.append(nn.BatchNorm1d(n_out))
-            layers.append(nn.ReLU() if _int(gen, 0, 1) else nn.Tanh())
-    return nn.Sequential(*layers)
-
-
-def _cnn(gen: torch.Generator) -> nn.Sequential:
-    channels = [_int(gen, 1, 4) for _ in range(_int(gen, 2, 3))]
-    layers: list[nn.Module] = []
-    for c_in, c_out in zip(channels, channels[1:], strict=False):
-        k = _int(gen, 1, 3)
-        layers.append(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bool(_int(gen, 0, 1))))
-        if _int(gen, 0, 1):
-            layers.append(nn.BatchNorm2d(c_out))
-        layers.append(nn.ReLU())
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels[-1], _int(gen, 1, 5))]
-    return nn.Sequential(*layers)
-
-
-def _model_args(gen: torch.Generator) -> tuple:
-    build = _cnn if _int(gen, 0, 2) == 0 else _mlp
-    seed = int(torch.randint(0, 2**31, (1,), generator=gen))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return (build(gen),)
-
-
-def _count_reference(model: nn.Module) -> int:
-    params = list(model.parameters())
-    return int(torch.nn.utils.parameters_to_vector(params).numel()) if params else 0
-
-
-def _shared_layer_model() -> nn.Sequential:
-    layer = nn.Linear(3, 3)  # used twice; BatchNorm in between so that buffers show too
-    return nn.Sequential(layer, nn.BatchNorm1d(3), layer)
-
-
-def _count_state_dict(model: nn.Module) -> int:
-    return sum(t.numel() for t in model.state_dict().values())
-
-
-def _count_per_layer(model: nn.Module) -> int:
-    return sum(p.numel() for layer in model for p in layer.parameters())
-
-
-register(
-    Exercise(
-        id="training_step.count_parameters",
-        title=Msg("Counting a model's parameters", "统计模型的参数个数"),
-        make_args=_model_args,
-        reference=_count_reference,
-        kind="value",
-        hints=(
-            Msg(
-                "A parameter is a tensor that the optimizer trains; the question is how many "
-                "numbers those tensors hold together. Which method of a module lists its "
-                "parameters, and which method of a tensor tells its number of elements?",
-                "参数是优化器要训练的张量；题目问的是这些张量一共包含多少个数。"
-                "模块的哪个方法会列出它的参数？张量的哪个方法给出它的元素个数？",
-            ),
-            Msg(
-                "Let the model list its own parameters: it lists each tensor once, even when a "
-                "layer is used twice, and it leaves out buffers (BatchNorm's running statistics), "
-                "which the state_dict does contain. Add up element counts, not tensors, and "
-                "return a Python int.",
-                "让模型自己列出参数：即使某一层用了两次，每个张量也只列出一次；它也不包含缓冲区"
-                "（BatchNorm 的滑动统计量），而 state_dict 里有这些缓冲区。把元素个数加起来，"
-                "而不是张量个数，并返回 Python 的 int。",
-            ),
-        ),
-        mistakes=(
-            Mistake(
-                "tensors_not_numbers",
-                lambda model: len(list(model.parameters())),
-                Msg(
-                    "You counted the parameter tensors, not the numbers in them.",
-                    "你数的是参数张量的个数，而不是其中数值的个数。",
-                ),
-            ),
-            Mistake(
-                "state_dict",
-                _count_state_dict,
-                Msg(
-                    "Your count includes the state_dict's buffers (BatchNorm's running_mean, "
-                    "running_var, num_batches_tracked): they are saved with the model but not "
-                    "trained, so they are not parameters.",
-                    "你的计数包含了 state_dict 中的缓冲区（BatchNorm 的 running_mean、running_var、"
-                    "num_batches_tracked）：它们随模型一起保存，但不参与训练，所以不是参数。",
-                ),
-            ),
-            Mistake(
-                "shared_layer_twice",
-                _count_per_layer,
-                Msg(
-                    "You counted a layer that the model uses twice two times: it holds one set of "
-                    "parameters, shared by both uses.",
-                    "模型用了两次的那一层被你数了两遍：它只有一组参数，两处使用共享这组参数。",
-                ),
-            ),
-            Mistake(
-                "weights_only",
-                lambda model: sum(p.numel() for p in model.parameters() if p.dim() > 1),
-                Msg(
-                    "Your count leaves out the biases (and BatchNorm's scale and shift): they are "
-                    "parameters too.",
-                    "你的计数漏掉了偏置（以及 BatchNorm 的缩放和平移参数）：它们也是参数。",
-                ),
-            ),
-        ),
-        edge_cases=lambda: [
-            (nn.Sequential(nn.ReLU()),),
-            (nn.Sequential(nn.Linear(4, 2), nn.BatchNorm1d(2)),),
-            (_shared_layer_model(),),
-        ],
-    )
-)
-
-
-# --- Exercise 4: the loss with the call parentheses -----------------------------------------
-
-
-def _loss_args(gen: torch.Generator) -> tuple:
-    batch, classes = _int(gen, 1, 3), _int(gen, 2, 6)
-    return torch.randn(batch, classes, generator=gen), torch.rand(batch, classes, generator=gen)
-
-
-def _loss_reference(prediction: torch.Tensor, labels: torch.Tensor):
-    prediction = prediction.detach().clone().requires_grad_(True)
-    loss = torch.sum(prediction - labels)
-    loss.backward()
-    return loss.detach(), prediction.grad
-
-
-def _no_parentheses(prediction: torch.Tensor, labels: torch.Tensor):
-    prediction = prediction.detach().clone().requires_grad_(True)
-    loss = (prediction - labels).sum
-    loss.backward()  # AttributeError: a method has no .backward()
-    return loss, prediction.grad
-
-
-def _untracked(prediction: torch.Tensor, labels: torch.Tensor):
-    loss = (prediction - labels).sum()
-    loss.backward()  # RuntimeError: nothing here requires grad
-    return loss, prediction.grad
-
-
-register(
-    Exercise(
-        id="training_step.fixed_loss",
-        title=Msg("The loss and its gradient", "损失及其梯度"),
-        make_args=_loss_args,
-        reference=_loss_reference,
-        kind="tensors",
-        output_names=("loss", "prediction.grad"),
-        hints=(
-            Msg(
-                "Two things must be true before backward() can fill a .grad: the loss is a "
-                "tensor (the result of calling a method, not the method), and it was computed "
-                "from a tensor that requires gradients.",
-                "backward() 要能填好 .grad，必须满足两点：损失是一个张量（是调用方法得到的结果，"
-                "而不是方法本身），并且它是由需要梯度的张量算出来的。",
-            ),
-            Msg(
-                "The function receives a plain tensor: make your own copy that tracks gradients "
-                "(as the lesson does with detach, clone and requires_grad_), compute the sum from "
-                "it, call backward() on that, and return the loss with the gradient stored in "
-                "your copy, not in the argument.",
-                "函数拿到的是普通张量：像课上那样（detach、clone、requires_grad_）做一份会追踪梯度的"
-                "副本，用它求和，对结果调用 backward()，再返回损失和存在副本里的梯度，而不是参数里的。",
-            ),
-        ),
-        mistakes=(
-            Mistake(
-                "no_parentheses",
-                _no_parentheses,
-                Msg(
-                    "`.sum` without parentheses is the method itself, not the sum; a method has no "
-                    "`.backward()`. This is the mistake from the lesson's notes.",
-                    "不带括号的 `.sum` 是方法本身，而不是求和的结果；方法没有 `.backward()`。"
-                    "这正是课上那份笔记里的错误。",
-                ),
-                raises="AttributeError",
-            ),
-            Mistake(
-                "untracked",
-                _untracked,
-                Msg(
-                    "backward() was called on a loss that nothing in the graph requires gradients "
-                    "for: the prediction you were given does not track gradients, your copy must.",
-                    "你对一个不需要梯度的损失调用了 backward()：传进来的 prediction 并不追踪梯度，"
-                    "你做的副本才应该追踪。",
-                ),
-                raises="RuntimeError",
-            ),
-            Mistake(
-                "mean",
-                lambda prediction, labels: tuple(
-                    t / prediction.numel() for t in _loss_reference(prediction, labels)
-                ),
-                Msg(
-                    "You took the mean; the tutorial's loss is the plain sum of the differences.",
-                    "你求的是平均值；教程里的损失是差值的直接求和。",
-                ),
-            ),
-            Mistake(
-                "reversed",
-                lambda prediction, labels: tuple(-t for t in _loss_reference(prediction, labels)),
-                Msg(
-                    "Your loss is labels − prediction: the order of the subtraction is reversed, "
-                    "so the loss and its gradient have the wrong sign.",
-                    "你的损失是 labels − prediction：减法的顺序反了，所以损失和梯度的符号都不对。",
-                ),
-            ),
-            Mistake(
-                "copy_not_grad",
-                lambda prediction, labels: (
-                    _loss_reference(prediction, labels)[0],
-                    prediction.detach().clone(),
-                ),
-                Msg(
-                    "The second value is the prediction itself, not its gradient: return the "
-                    "copy's .grad.",
-                    "第二个返回值是 prediction 本身，而不是它的梯度：请返回副本的 .grad。",
-                ),
-            ),
-        ),
-        edge_cases=lambda: [
-            (torch.zeros(1, 3), torch.zeros(1, 3)),
-            (torch.ones(2, 2, dtype=torch.float64), torch.ones(2, 2, dtype=torch.float64)),
         ],
     )
 )
