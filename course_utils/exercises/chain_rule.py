@@ -1,10 +1,20 @@
-"""Lesson 4 · The chain rule: a → b = a³ → ŷ = b² → error = Σŷ, and f(g(x)) = sin(x²)."""
+"""Lesson 3 · The chain rule: a → b = a³ → ŷ = b² → error = Σŷ, and what the page does not show.
+
+The lesson works that chain out by hand; its exercises ask for what it does not: the learner's
+own chain (:data:`course_utils.chain_families.YOUR_CHAIN`), what accumulates over k backward
+calls, an error with a target, sin(x²), and a fan-out function of their own
+(:data:`course_utils.chain_families.YOUR_FAN_OUT`), where x reaches y along three paths.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
-from course_utils.exercises import BY_HAND, Exercise, Mistake, register
+from course_utils.chain_families import CHAINS, FAN_OUTS, YOUR_CHAIN, YOUR_FAN_OUT
+from course_utils.exercises import BY_HAND, Exercise, Mistake, Variant, register
+from course_utils.exercises.inputs import random_size
 from course_utils.i18n import Msg
 
 
@@ -42,62 +52,13 @@ _EDGE = lambda: [  # noqa: E731
     (torch.tensor([-1.5, 0.5], dtype=torch.float64),),
 ]
 
-register(
-    Exercise(
-        id="chain_rule.grad_b",
-        forbids=BY_HAND,
-        title=Msg("∂error/∂b by hand", "手算 ∂error/∂b"),
-        make_args=lambda gen: (_vector(gen, _size(gen)),),
-        reference=lambda a: _chain_grads(a)[1],
-        hints=(
-            Msg(
-                "The function receives a, so first rebuild the intermediate b from it. Then look "
-                "only at the last link, error as a function of b: each b_i appears in one term.",
-                "函数拿到的是 a，所以先由 a 重新算出中间量 b。然后只看最后一环，即 error 作为 b 的函数："
-                "每个 b_i 只出现在其中一项里。",
-            ),
-            Msg(
-                "∂error/∂b is a local derivative: it stops at b and does not go on to a. The sum "
-                "contributes a factor 1 for each element, and the square is differentiated with "
-                "the power rule. The result has the shape of b.",
-                "∂error/∂b 是一个局部导数：它停在 b，不再继续往 a 推。求和对每个元素贡献系数 1，"
-                "平方用幂法则求导。结果的形状与 b 相同。",
-            ),
-        ),
-        mistakes=(
-            Mistake(
-                "a_not_b",
-                lambda a: 2 * a,
-                Msg(
-                    "You differentiated as if the input were b: the function receives a, and "
-                    "b = a³ must be computed first.",
-                    "你把输入当成了 b 来求导：函数拿到的是 a，要先算出 b = a³。",
-                ),
-            ),
-            Mistake(
-                "went_on_to_a",
-                lambda a: 2 * a**3 * 3 * a**2,
-                Msg(
-                    "You went one link too far: that is ∂error/∂a. ∂error/∂b stops at b.",
-                    "你多推了一环：这是 ∂error/∂a。∂error/∂b 停在 b 这里。",
-                ),
-            ),
-            Mistake(
-                "no_factor_two",
-                lambda a: a**3,
-                Msg(
-                    "Your gradient is half the right one: the square contributes a factor 2.",
-                    "你的梯度只有正确值的一半：平方求导会带来系数 2。",
-                ),
-            ),
-        ),
-        edge_cases=_EDGE,
-    )
-)
-
+# ∂error/∂a of the lesson's own chain. The page works it out, so no lesson grades it any more;
+# tests/test_by_hand.py keeps it as the plainest exercise where backward() does the chain rule.
 register(
     Exercise(
         id="chain_rule.grad_a",
+        asks="transcribe",
+        novel="",
         forbids=BY_HAND,
         title=Msg("∂error/∂a by the chain rule", "用链式法则求 ∂error/∂a"),
         make_args=lambda gen: (_vector(gen, _size(gen)),),
@@ -111,10 +72,10 @@ register(
                 "每一环的导数是什么？",
             ),
             Msg(
-                "Start from ∂error/∂b (the previous exercise) and multiply by the last link, the "
-                "derivative of b with respect to a, evaluated at the same a. Everything is "
-                "element-wise, so no sum appears.",
-                "从 ∂error/∂b（上一道练习）出发，再乘上最后一环，即 b 对 a 的导数，并在同一个 a 处取值。"
+                "Start from ∂error/∂b and multiply by the last link, the derivative of b with "
+                "respect to a, evaluated at the same a. Everything is element-wise, so no sum "
+                "appears.",
+                "从 ∂error/∂b 出发，再乘上最后一环，即 b 对 a 的导数，并在同一个 a 处取值。"
                 "所有运算都是逐元素的，所以不会出现求和。",
             ),
         ),
@@ -175,10 +136,10 @@ register(
             ),
             Msg(
                 "backward() adds into .grad, so a.grad holds k copies of one call's gradient "
-                "(from the exercise above). The last b is a fresh tensor: its .grad holds one "
+                "(section 3 works it out). The last b is a fresh tensor: its .grad holds one "
                 "call's gradient with respect to b, nothing more.",
                 "backward() 会把梯度累加到 .grad 中，所以 a.grad 里有 k 份单次调用的梯度"
-                "（见上一道练习）。最后那个 b 是新生成的张量：它的 .grad 只有一次调用对 b 的梯度。",
+                "（第 3 节推导过）。最后那个 b 是新生成的张量：它的 .grad 只有一次调用对 b 的梯度。",
             ),
         ),
         mistakes=(
@@ -197,7 +158,7 @@ register(
                 Msg(
                     "b.grad is k times too large: each forward pass makes a new b, and the last "
                     "one has seen a single backward call.",
-                    "b.grad 大了 k 倍：每次前向传播都会生成新的 b，最后那个 b 只经历了一次 backward。",
+                    "b.grad 是正确值的 k 倍：每次前向传播都会生成新的 b，最后那个 b 只经历了一次 backward。",
                 ),
             ),
             Mistake(
@@ -210,6 +171,9 @@ register(
             ),
         ),
         edge_cases=lambda: [(torch.tensor([1.0, 2.0, 3.0]), 2), (torch.tensor([-0.5, 0.0]), 1)],
+        asks="derive",
+        novel="which of a.grad and the last b.grad adds up over k rounds: the page runs two "
+        "rounds and reads a.grad only",
     )
 )
 
@@ -229,24 +193,26 @@ def _target_reference(a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 register(
     Exercise(
         id="chain_rule.grad_a_target",
+        asks="derive",
+        novel="∂error/∂a for a squared error against a target, an error the page never "
+        "differentiates",
         title=Msg("∂error/∂a for error = Σ(ŷ − t)²", "error = Σ(ŷ − t)² 时的 ∂error/∂a"),
         make_args=_target_args,
         reference=_target_reference,
         forbids=BY_HAND,
         hints=(
             Msg(
-                "The chain has one more link than in the lesson: a → b → ŷ → error, and the last "
-                "link is no longer a plain sum. Find the local derivative of each link, then "
-                "multiply them.",
-                "这条链比课上多了一环：a → b → ŷ → error，而且最后一环不再是简单的求和。"
+                "The chain is the lesson's, a → b → ŷ → error, but its last link is no longer a "
+                "plain sum. Find the local derivative of each link, then multiply them.",
+                "还是课上那条链 a → b → ŷ → error，但最后一环不再是简单的求和。"
                 "先求出每一环的局部导数，再把它们乘起来。",
             ),
             Msg(
                 "∂error/∂ŷ now depends on the target: differentiate the square of (ŷ − t) with "
                 "respect to ŷ, keeping the order of the subtraction. The links b → ŷ and a → b "
-                "are the ones from the exercises above.",
+                "are the ones section 3 works out.",
                 "现在 ∂error/∂ŷ 与目标值有关：对 (ŷ − t) 的平方关于 ŷ 求导，保持减法的顺序。"
-                "b → ŷ 和 a → b 这两环与上面的练习相同。",
+                "b → ŷ 和 a → b 这两环就是第 3 节推导过的那两环。",
             ),
         ),
         mistakes=(
@@ -306,6 +272,8 @@ def _sin_square_reference(x: torch.Tensor) -> torch.Tensor:
 register(
     Exercise(
         id="chain_rule.sin_square",
+        asks="derive",
+        novel="d/dx sin(x²): the page's chains are powers and sums, never a sine of a power",
         forbids=BY_HAND,
         title=Msg("d/dx sin(x²) by the chain rule", "用链式法则求 d/dx sin(x²)"),
         make_args=lambda gen: (torch.randn(_size(gen), generator=gen) * 1.5,),
@@ -363,6 +331,280 @@ register(
             (torch.zeros(2),),
             (torch.tensor([-2.0, 2.0]),),
             (torch.tensor([0.5, 1.5], dtype=torch.float64),),
+        ],
+    )
+)
+
+
+# --- Exercise 1: the learner's own chain, a → b = g(a) → ŷ = f(b) → error = Σŷ -------------
+# Each piece of a chain: the function and its derivative (what the learner derives).
+Fn = Callable[[torch.Tensor], torch.Tensor]
+PIECES: dict[str, tuple[Fn, Fn]] = {
+    "sin": (torch.sin, torch.cos),
+    "cos": (torch.cos, lambda u: -torch.sin(u)),
+    "exp": (torch.exp, torch.exp),
+    "square": (lambda u: u**2, lambda u: 2 * u),
+    "cube": (lambda u: u**3, lambda u: 3 * u**2),
+}
+# The slip each chain's own outer derivative invites: a sign lost, or the power rule's factor.
+OUTER_SLIP: dict[str, tuple[Fn, Msg]] = {
+    "cube": (
+        lambda u: u**2,
+        Msg(
+            "your ∂ŷ/∂b lost the factor the power rule brings down: the exponent multiplies.",
+            "你的 ∂ŷ/∂b 漏掉了幂法则带下来的系数：指数要乘到前面。",
+        ),
+    ),
+    "exp": (
+        lambda u: u * torch.exp(u - 1),
+        Msg(
+            "you differentiated e^b as if b were a power: the exponential is its own derivative; "
+            "the power rule does not apply to it.",
+            "你把 e^b 当成幂函数来求导了：指数函数的导数就是它自己，幂法则不适用。",
+        ),
+    ),
+    "sin": (
+        lambda u: -torch.cos(u),
+        Msg(
+            "your derivative of sin b has the wrong sign: check it at b = 0, where sin rises.",
+            "你对 sin b 求导的符号反了：在 b = 0 处检查一下，sin 在那里是上升的。",
+        ),
+    ),
+    "cos": (
+        torch.sin,
+        Msg(
+            "your derivative of cos b has the wrong sign: cos falls just after b = 0.",
+            "你对 cos b 求导的符号反了：cos 在 b = 0 之后是下降的。",
+        ),
+    ),
+}
+
+CHAIN_MESSAGES = {
+    "stopped_at_b": Msg(
+        "your ∂error/∂a stops at b: the last link, ∂b/∂a, is missing.",
+        "你的 ∂error/∂a 停在了 b：漏掉了最后一环 ∂b/∂a。",
+    ),
+    "went_on_to_a": Msg(
+        "your ∂error/∂b goes on to a: that is ∂error/∂a. The gradient of b stops at b, as "
+        "b.grad does.",
+        "你的 ∂error/∂b 一直推到了 a：那是 ∂error/∂a。b 的梯度停在 b 这里，b.grad 也是如此。",
+    ),
+    "added_links": Msg(
+        "your ∂error/∂a adds the local derivatives of the links; along a chain they multiply.",
+        "你的 ∂error/∂a 把各环的局部导数加了起来；沿着一条链，它们应该相乘。",
+    ),
+    "outer_at_a": Msg(
+        "you evaluated the derivative of the link b → ŷ at a. That link receives b, so its "
+        "derivative is evaluated at b: compute b from a first.",
+        "你在 a 处计算了 b → ŷ 这一环的导数。这一环的输入是 b，所以它的导数要在 b 处取值："
+        "先由 a 算出 b。",
+    ),
+    "swapped": Msg(
+        "the two gradients are swapped: return (∂error/∂b, ∂error/∂a), b's first.",
+        "两个梯度的顺序反了：请返回 (∂error/∂b, ∂error/∂a)，b 的在前。",
+    ),
+}
+
+
+def _chain_member(name: str) -> Variant:
+    inner, outer = name.split("-")
+    g, dg = PIECES[inner]
+    f, df = PIECES[outer]
+    slip, slip_msg = OUTER_SLIP[outer]
+
+    def reference(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a = a.detach().clone().requires_grad_(True)
+        b = g(a)
+        b.retain_grad()
+        f(b).sum().backward()
+        return b.grad, a.grad
+
+    def grads(a: torch.Tensor, outer_slope: Fn = df) -> tuple[torch.Tensor, torch.Tensor]:
+        d_b = outer_slope(g(a))
+        return d_b, d_b * dg(a)
+
+    wrong = {
+        "stopped_at_b": lambda a: (grads(a)[0], grads(a)[0]),
+        "went_on_to_a": lambda a: (grads(a)[1], grads(a)[1]),
+        "added_links": lambda a: (grads(a)[0], grads(a)[0] + dg(a)),
+        "outer_at_a": lambda a: (df(a), df(a) * dg(a)),
+        "swapped": lambda a: (grads(a)[1], grads(a)[0]),
+    }
+    return Variant(
+        reference=reference,
+        mistakes=(
+            *(Mistake(n, wrong[n], msg) for n, msg in CHAIN_MESSAGES.items()),
+            Mistake(f"{outer}_slip", lambda a: grads(a, slip), slip_msg),
+        ),
+    )
+
+
+def _chain_args(gen: torch.Generator) -> tuple:
+    n = random_size(gen, 3, 7)
+    # |a| near 1: e^(a²) and friends stay readable
+    # |a| 取 1 左右：e^(a²) 等函数值不至于太大
+    return (torch.randn(n, generator=gen) * 0.9,)
+
+
+register(
+    Exercise(
+        id="chain_rule.your_chain",
+        title=Msg("∂error/∂b and ∂error/∂a of your chain", "你那条链的 ∂error/∂b 和 ∂error/∂a"),
+        make_args=_chain_args,
+        family=YOUR_CHAIN,
+        variants=tuple(_chain_member(c) for c in CHAINS),
+        kind="tensors",
+        output_names=("∂error/∂b", "∂error/∂a"),
+        forbids=BY_HAND,
+        asks="derive",
+        novel="both gradients of the learner's own two-link chain (sin, exp, cos, powers), "
+        "which the page never differentiates",
+        hints=(
+            Msg(
+                "Work backwards from error, one link at a time, as section 3 did for its chain: "
+                "what is the local derivative of the last link, and at which value is it taken? "
+                "Then what does the next link multiply in?",
+                "像第 3 节处理它那条链一样，从 error 出发一环一环往回推：最后一环的局部导数是什么？"
+                "它在哪个值处取值？再往前一环又要乘上什么？",
+            ),
+            Msg(
+                "Rebuild b from a first. ∂error/∂b is the derivative of your outer function, "
+                "evaluated at b (the sum adds a factor 1 per element). ∂error/∂a multiplies it "
+                "by the derivative of your inner function, evaluated at a. Check one element "
+                "against autograd with retain_grad() before you run the test.",
+                "先由 a 重新算出 b。∂error/∂b 是外层函数的导数，在 b 处取值（求和对每个元素贡献系数 1）。"
+                "∂error/∂a 再乘上内层函数的导数，在 a 处取值。运行测试之前，"
+                "先用 retain_grad() 让 autograd 算一个元素，和你的结果对照一下。",
+            ),
+        ),
+        edge_cases=lambda: [
+            (torch.tensor([0.0, 1.0, -1.0]),),
+            (torch.tensor([0.5, -1.5, 2.0], dtype=torch.float64),),
+        ],
+    )
+)
+
+
+# --- Exercise 5: fan-out, y = x · trig(x) · e^(±x): three paths from y back to x --------------
+def _fan_out_member(trig: str, sign: int) -> Variant:
+    v, dv = PIECES[trig]
+    shown = "e⁻ˣ" if sign < 0 else "eˣ"
+
+    def w(x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(sign * x)
+
+    def reference(x: torch.Tensor) -> torch.Tensor:
+        x = x.detach().clone().requires_grad_(True)
+        (x * v(x) * w(x)).sum().backward()
+        return x.grad
+
+    # the contribution of each path: through the first factor, through trig, through exp
+    def paths(x: torch.Tensor, dv_: Fn = dv, dw_sign: int = sign) -> list[torch.Tensor]:
+        return [v(x) * w(x), x * dv_(x) * w(x), x * v(x) * dw_sign * w(x)]
+
+    def without(k: int) -> Fn:
+        return lambda x: sum(p for i, p in enumerate(paths(x)) if i != k)
+
+    mistakes = [
+        Mistake(
+            "first_factor_path_missing",
+            without(0),
+            Msg(
+                "you followed two of the three paths from y back to x: the one through the "
+                "first factor, x itself, is missing. A bare x is a use of x too.",
+                "从 y 回到 x 的三条路径你只走了两条：漏掉了经过第一个因子 x 本身的那一条。"
+                "单独出现的 x 也是对 x 的一次使用。",
+            ),
+        ),
+        Mistake(
+            "trig_path_missing",
+            without(1),
+            Msg(
+                f"you followed two of the three paths from y back to x: the one through {trig} x "
+                "is missing.",
+                f"从 y 回到 x 的三条路径你只走了两条：漏掉了经过 {trig} x 的那一条。",
+            ),
+        ),
+        Mistake(
+            "exp_path_missing",
+            without(2),
+            Msg(
+                f"you followed two of the three paths from y back to x: the one through {shown} "
+                "is missing.",
+                f"从 y 回到 x 的三条路径你只走了两条：漏掉了经过 {shown} 的那一条。",
+            ),
+        ),
+        Mistake(
+            "factor_derivatives_multiplied",
+            lambda x: dv(x) * sign * w(x),
+            Msg(
+                "you multiplied the derivatives of the three factors. That is not how paths "
+                "combine: each use of x is a path of its own, the other factors are its upstream "
+                "values, and the contributions of the paths add.",
+                "你把三个因子的导数直接乘在了一起。路径不是这样合并的：x 的每一次使用都是一条独立的路径，"
+                "其余的因子是这条路径上的值，各条路径的贡献要相加。",
+            ),
+        ),
+    ]
+    if trig == "cos":
+        mistakes.append(
+            Mistake(
+                "cos_sign",
+                lambda x: sum(paths(x, dv_=torch.sin)),
+                Msg(
+                    "the path through cos x has the wrong sign: cos falls just after x = 0.",
+                    "经过 cos x 的那条路径符号反了：cos 在 x = 0 之后是下降的。",
+                ),
+            )
+        )
+    if sign < 0:
+        mistakes.append(
+            Mistake(
+                "exp_sign",
+                lambda x: sum(paths(x, dw_sign=1)),
+                Msg(
+                    "the path through e⁻ˣ has the wrong sign: e⁻ˣ is e^u with u = −x, and the "
+                    "inner link u = −x has a derivative of its own.",
+                    "经过 e⁻ˣ 的那条路径符号反了：e⁻ˣ 是 e^u，其中 u = −x，而内层这一环 u = −x "
+                    "也有它自己的导数。",
+                ),
+            )
+        )
+    return Variant(reference=reference, mistakes=tuple(mistakes))
+
+
+register(
+    Exercise(
+        id="chain_rule.fan_out",
+        title=Msg("dy/dx of your fan-out function", "你的扇出函数的 dy/dx"),
+        make_args=lambda gen: (torch.randn(random_size(gen, 3, 7), generator=gen) * 1.5,),
+        family=YOUR_FAN_OUT,
+        variants=tuple(_fan_out_member(trig, sign) for trig, sign in FAN_OUTS),
+        forbids=BY_HAND,
+        asks="derive",
+        novel="the derivative of the learner's own function in which x is used three times "
+        "(three paths to add); the page adds two paths, for x · sin x",
+        hints=(
+            Msg(
+                "Draw the graph of your y: how many times is x used, and so how many paths lead "
+                "from y back to x? Each path gives a product of local derivatives; what does "
+                "section 5 do with the paths' contributions?",
+                "画出你的 y 的计算图：x 被用了几次？于是从 y 回到 x 有几条路径？每条路径给出一个局部导数的乘积；"
+                "第 5 节是怎样处理各条路径的贡献的？",
+            ),
+            Msg(
+                "Follow one path at a time. Along the path through one factor, the other two "
+                "factors are plain numbers that multiply in, and the factor itself contributes "
+                "its derivative. One path per factor, then add them; check the sign of each "
+                "derivative and the inner link of e⁻ˣ, if your y has one.",
+                "一次只走一条路径。沿着经过某个因子的路径，另外两个因子只是乘进来的数，"
+                "这个因子本身贡献它的导数。每个因子一条路径，最后相加；逐一检查每个导数的符号，"
+                "如果你的 y 里有 e⁻ˣ，别忘了它内层的那一环。",
+            ),
+        ),
+        edge_cases=lambda: [
+            (torch.tensor([0.0, 1.0, -1.0]),),
+            (torch.tensor([0.5, -2.0, 2.5], dtype=torch.float64),),
         ],
     )
 )
