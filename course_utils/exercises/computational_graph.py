@@ -1,11 +1,10 @@
-"""Lesson 6 · The computational graph: grad_fn, next_functions, leaves."""
+"""Lesson 4 · The computational graph: grad_fn, next_functions, leaves, summed gradients."""
 
 from __future__ import annotations
 
 import torch
 
 from course_utils.exercises import (
-    BY_HAND,
     COURSE_REFERENCE,
     DYNAMIC_CODE,
     Exercise,
@@ -38,10 +37,6 @@ def _count_nodes(expr: Expression, x: torch.Tensor) -> int:
     return len(walk(expr(x)).nodes)
 
 
-def _longest_path(expr: Expression, x: torch.Tensor) -> int:
-    return max(walk(expr(x)).depth, default=0)
-
-
 def _x(*values: float) -> torch.Tensor:
     return torch.tensor(values, requires_grad=True)
 
@@ -67,17 +62,13 @@ def _count_walk(node, *, dedup: bool = True, leaves: bool = True, nones: bool = 
     return count
 
 
-def _depth_walk(node, *, pick=max, nodes: bool = False) -> int:
-    kids = _children(node)
-    if not kids:
-        return 1 if nodes else 0
-    return 1 + pick(_depth_walk(k, pick=pick, nodes=nodes) for k in kids)
-
-
 register(
     Exercise(
         id="computational_graph.count_nodes",
         forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE}),
+        asks="build",
+        novel="a walk over next_functions that visits each node once; the page's only walk "
+        "(backward_by_hand) visits a shared node once per path",
         title=Msg("Counting the nodes of a graph", "数一数计算图的节点"),
         make_args=_expression_args,
         reference=_count_nodes,
@@ -87,7 +78,7 @@ register(
                 "Start at y.grad_fn and follow next_functions, which lists each node's inputs as "
                 "(node, index) pairs. Count the nodes you reach, each one once, and ask yourself "
                 "which entries are not nodes at all.",
-                "从 y.grad_fn 出发，沿着 next_functions 走；它以 (节点, 下标) 对的形式列出每个节点的输入。"
+                "从 y.grad_fn 出发，沿着 next_functions 走；它以 (node, index) 二元组（节点与下标）的形式列出每个节点的输入。"
                 "把走到的节点都数上，每个只数一次；再想一想，其中哪些条目根本不是节点。",
             ),
             Msg(
@@ -137,54 +128,134 @@ register(
     )
 )
 
+
+def _arrows_in(y: torch.Tensor) -> dict[int, int]:
+    """Node index (in walk's order) -> the arrows that point to it: one per gradient it gets."""
+    arrows: dict[int, int] = {}
+    for _, child in walk(y).edges:
+        arrows[child] = arrows.get(child, 0) + 1
+    return arrows
+
+
+def _summed_nodes(expr: Expression, x: torch.Tensor) -> int:
+    """The nodes where the engine adds up two or more gradients before it calls the node."""
+    return sum(n >= 2 for n in _arrows_in(expr(x)).values())
+
+
+def _summed_by_parents(expr: Expression, x: torch.Tensor) -> int:
+    """Nodes with two distinct parents: y * y, two arrows from one node, counted as one."""
+    graph = walk(expr(x))
+    parents: dict[int, set[int]] = {}
+    for p, c in graph.edges:
+        parents.setdefault(c, set()).add(p)
+    return sum(len(ps) >= 2 for ps in parents.values())
+
+
+def _summed_without_leaves(expr: Expression, x: torch.Tensor) -> int:
+    y = expr(x)
+    graph = walk(y)
+    arrows = _arrows_in(y)
+    return sum(n >= 2 and not hasattr(graph.nodes[i], "variable") for i, n in arrows.items())
+
+
+def _reached_twice(expr: Expression, x: torch.Tensor) -> int:
+    """Nodes reached along two or more paths from the root: what backward_by_hand calls twice."""
+    graph = walk(expr(x))
+    order = sorted(range(len(graph.nodes)), key=lambda i: graph.depth[i])  # parents first
+    paths = [0] * len(graph.nodes)
+    if graph.nodes:
+        paths[0] = 1
+    for i in order:
+        for p, c in graph.edges:
+            if p == i:
+                paths[c] += paths[i]
+    return sum(n >= 2 for n in paths)
+
+
+def _one_per_arrow(expr: Expression, x: torch.Tensor) -> int:
+    """Every arrow after the first into a node, added up: the extra gradients, not the nodes."""
+    return sum(n - 1 for n in _arrows_in(expr(x)).values())
+
+
 register(
     Exercise(
-        id="computational_graph.longest_path",
+        id="computational_graph.summed_grads",
         forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE}),
-        title=Msg("The longest path from the root", "从根出发的最长路径"),
+        asks="build",
+        novel="the engine's dependency count: how many gradients each node waits for, two from "
+        "one node in y * y; the page says only that gradients meeting at a node are added",
+        title=Msg("Nodes that receive a summed gradient", "接收梯度之和的节点"),
         make_args=_expression_args,
-        reference=_longest_path,
+        reference=_summed_nodes,
         kind="value",
         hints=(
             Msg(
-                "Count arrows, not nodes. The longest path from a node is one arrow plus the "
-                "longest path from one of its inputs; a node without inputs is where paths end.",
-                "数的是箭头而不是节点。从一个节点出发的最长路径，等于一个箭头加上从它某个输入出发的最长路径；"
-                "没有输入的节点就是路径的终点。",
+                "Before backward() calls a node, it waits until every gradient meant for that "
+                "node has arrived, and adds them up. Where does a node's gradient come from? "
+                "Count what can send one to it.",
+                "backward() 在调用一个节点之前，会等发给这个节点的梯度全部到齐，再把它们相加。"
+                "一个节点的梯度是从哪里来的？数一数能给它发梯度的有哪些。",
             ),
             Msg(
-                "That definition is a recursion: the AccumulateGrad node of a leaf has length 0, "
-                "and every other node takes the largest length among all its inputs (skip the "
-                "None entries), plus one.",
-                "这个定义本身就是递归：叶子张量的 AccumulateGrad 节点长度为 0；其他每个节点取它所有输入"
-                "（跳过 None）中最大的长度，再加一。",
+                "Each entry of a node's next_functions is an arrow, and each arrow carries one "
+                "gradient. Read the next_functions of every node once (a node reached along two "
+                "paths still sends its gradients once), tally the arrows into each node, and "
+                "count the nodes with two or more. In y * y both entries point to one node.",
+                "next_functions 中的每一项都是一个箭头，每个箭头传送一个梯度。每个节点的 "
+                "next_functions 只读一次（经由两条路径到达的节点，也只发送一次梯度），统计指向每个节点的"
+                "箭头数，再数出有两个或更多箭头的节点。在 y * y 中，两项都指向同一个节点。",
             ),
         ),
         mistakes=(
             Mistake(
-                "nodes_not_arrows",
-                lambda expr, x: _depth_walk(expr(x).grad_fn, nodes=True),
+                "distinct_parents",
+                _summed_by_parents,
                 Msg(
-                    "Your length counts the nodes on the path; the question counts arrows, one "
-                    "fewer.",
-                    "你的长度数的是路径上的节点；题目数的是箭头，比节点少一个。",
+                    "You counted the nodes that send gradients, not the arrows: in y * y one "
+                    "node sends two gradients to the same input, one per entry of "
+                    "next_functions, and they are added up there.",
+                    "你数的是发送梯度的节点，而不是箭头：在 y * y 中，一个节点向同一个输入发送两个梯度，"
+                    "next_functions 中每项一个，它们在那里相加。",
                 ),
             ),
             Mistake(
-                "shortest",
-                lambda expr, x: _depth_walk(expr(x).grad_fn, pick=min),
+                "leaf_left_out",
+                _summed_without_leaves,
                 Msg(
-                    "You followed the shortest branch; the longest path takes the longest one at "
-                    "every node.",
-                    "你沿着最短的分支走；最长路径在每个节点都要选最长的那一支。",
+                    "You left out the AccumulateGrad nodes: a leaf used several times gets "
+                    "several gradients too, and they are added up before they reach .grad.",
+                    "你漏掉了 AccumulateGrad 节点：被多次使用的叶子张量同样会收到多个梯度，"
+                    "它们相加之后才进入 .grad。",
+                ),
+            ),
+            Mistake(
+                "paths_not_arrows",
+                _reached_twice,
+                Msg(
+                    "You counted the nodes reached along two or more paths from the root. A node "
+                    "with one arrow into it gets one gradient, however many paths lead to its "
+                    "parent: the parent has already added up its own.",
+                    "你数的是从根节点出发、经由两条或更多路径到达的节点。只有一个箭头指向的节点只收到一个梯度，"
+                    "不论通向它父节点的路径有几条：父节点已经先把自己收到的梯度加好了。",
+                ),
+            ),
+            Mistake(
+                "extra_arrows",
+                _one_per_arrow,
+                Msg(
+                    "You counted the extra gradients (every arrow after the first into a node); "
+                    "the question counts nodes: a node that adds up three gradients is one node.",
+                    "你数的是多出来的梯度（指向一个节点的第一个箭头之后的每个箭头）；题目数的是节点："
+                    "把三个梯度相加的节点也只是一个节点。",
                 ),
             ),
         ),
         edge_cases=lambda: [
-            (Expression(("reuse",)), _x(0.3, -0.4)),
-            (Expression(("branch",)), _x(1.0)),
-            (Expression(("branch",)), _x(-1.0)),
-            (Expression(("loop", "times_x", "sum")), _x(2.0, 1.0)),
+            (Expression(("square",)), _x(1.5, -0.5)),
+            (Expression(("reuse", "sin", "reuse")), _x(0.3, -0.4)),
+            (Expression(("times_x", "plus_x", "times_x", "sum")), _x(1.0, 2.0)),
+            (Expression(("double", "exp")), _x(0.2)),
+            (Expression(("reuse", "reuse", "reuse")), _x(0.5)),
         ],
     )
 )
@@ -192,100 +263,90 @@ register(
 
 def _terms_args(gen: torch.Generator) -> tuple:
     k = _int(gen, 2, 5)
-    n = _int(gen, 1, 3)
-    xs = tuple(
-        torch.randn(n, generator=gen).requires_grad_(bool(_int(gen, 0, 1))) for _ in range(k)
-    )
+    flags = tuple(bool(_int(gen, 0, 1)) for _ in range(k))
     forms = ("sin", "exp", "detach")
     terms = tuple(
         (forms[_int(gen, 0, 2)], _int(gen, 0, k - 1), _int(gen, 0, k - 1))
         for _ in range(_int(gen, 1, 3))
     )
-    return Terms(terms), xs
+    return Terms(terms), flags
 
 
-def _grad_leaves(expr: Terms, xs: tuple[torch.Tensor, ...]) -> int:
-    """Ask autograd itself: which inputs that require grad does y really depend on?"""
+def _gets_grad(expr: Terms, requires_grad: tuple[bool, ...]) -> list[bool]:
+    """Ask autograd itself: after y.backward(), which inputs hold a .grad?"""
+    xs = [torch.tensor([0.5, -1.5], requires_grad=flag) for flag in requires_grad]
     y = expr(*xs)
-    wanted = [x for x in xs if x.requires_grad]
-    if not y.requires_grad or not wanted:
-        return 0
-    grads = torch.autograd.grad(y.sum(), wanted, allow_unused=True)
-    return sum(g is not None for g in grads)
+    if not y.requires_grad:  # no graph at all: backward() could not even run
+        return [False] * len(xs)
+    y.sum().backward()
+    return [x.grad is not None for x in xs]
 
 
-def _xs(*flags: bool) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.tensor([1.0, 2.0], requires_grad=f) for f in flags)
+def _gets_grad_if(expr: Terms, requires_grad: tuple[bool, ...], used) -> list[bool]:
+    """A learner's reading: input i gets a gradient when it requires grad and ``used(expr)``
+    holds i."""
+    found = used(expr)
+    return [bool(flag) and i in found for i, flag in enumerate(requires_grad)]
 
 
-def _leaf_uses(expr, xs) -> int:
-    """AccumulateGrad nodes counted once per path (a tree walk without a seen set)."""
-    y = expr(*xs)
-    if y.grad_fn is None:
-        return 0
-    count, stack = 0, [y.grad_fn]
-    while stack:
-        n = stack.pop()
-        count += type(n).__name__ == "AccumulateGrad"
-        stack.extend(_children(n))
-    return count
+def _mentioned(expr: Terms) -> set[int]:
+    return {i for _, i, _ in expr.terms} | {j for _, _, j in expr.terms}
 
 
-def _leaves_mentioned(expr, xs) -> int:
-    """Inputs that require grad and appear anywhere in the formula, detached or not."""
-    used = {i for _, i, j in expr.terms} | {j for _, i, j in expr.terms}
-    return sum(xs[i].requires_grad for i in used)
+def _in_recorded_terms(expr: Terms) -> set[int]:
+    """Both factors of the terms without .detach(): a detached term taken as dead as a whole."""
+    return {k for form, i, j in expr.terms if form != "detach" for k in (i, j)}
+
+
+def _recorded(expr: Terms) -> set[int]:
+    """What really carries a gradient: every factor except a detached one."""
+    return {k for form, i, j in expr.terms for k in ((j,) if form == "detach" else (i, j))}
 
 
 register(
     Exercise(
         id="computational_graph.grad_leaves",
-        derives=False,
-        forbids=BY_HAND,
-        title=Msg("Leaves that will receive a gradient", "会得到梯度的叶子张量"),
+        # A prediction from reading the formula: running it with torch would be the answer.
+        forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE, NO_TORCH}),
+        asks="predict",
+        novel="which inputs of a formula with .detach() and inputs that need no gradient end "
+        "up with a .grad, read without running it",
+        title=Msg("Which inputs will receive a gradient?", "哪些输入会得到梯度？"),
         make_args=_terms_args,
-        reference=_grad_leaves,
+        reference=_gets_grad,
         kind="value",
         hints=(
             Msg(
-                "A leaf gets a gradient when it requires grad and y depends on it through "
-                "operations that autograd recorded. Which inputs fail one of those two tests?",
-                "一个叶子张量会得到梯度，需要同时满足：它需要梯度，并且 y 通过 autograd 记录下来的运算"
-                "依赖于它。哪些输入不满足其中某一条？",
+                "Two questions for each input. Does autograd record anything done to it at "
+                "all? And does a recorded path lead from it to y? Only a yes to both fills "
+                "its .grad.",
+                "对每个输入问两个问题：autograd 会不会记录对它做的运算？有没有一条被记录下来的路径从它通向 y？"
+                "两个问题的答案都是“会”和“有”，它的 .grad 才会被填上。",
             ),
             Msg(
-                "In the graph each such leaf has exactly one AccumulateGrad node, however often it "
-                "is used. An input seen only through .detach() is not in the graph, nor is an input "
-                "with requires_grad=False. If y has no grad_fn there is no graph at all.",
-                "在计算图中，每个这样的叶子张量恰好对应一个 AccumulateGrad 节点，不论它被用了多少次。"
-                "只通过 .detach() 出现的输入不在图里，requires_grad=False 的输入也不在。"
-                "如果 y 没有 grad_fn，就根本没有计算图。",
+                "An input created without requires_grad=True never gets a node, however y uses "
+                "it. .detach() hands back a copy outside the graph, so nothing flows back through "
+                "that factor; it cuts one factor, not the product it stands in. An input can "
+                "appear in several terms: one live path is enough.",
+                "没有用 requires_grad=True 创建的输入永远不会有节点，不论 y 怎样使用它。"
+                ".detach() 返回的是计算图之外的副本，所以梯度不会经由这个因子流回去；它切断的是一个因子，"
+                "而不是它所在的整个乘积。同一个输入可能出现在好几项里：只要有一条路径是通的就够了。",
             ),
         ),
         mistakes=(
             Mistake(
                 "requires_grad_inputs",
-                lambda expr, xs: sum(x.requires_grad for x in xs),
+                lambda expr, flags: [bool(f) for f in flags],
                 Msg(
-                    "You counted every input that requires grad; an input that y does not use, or "
+                    "You marked every input that requires grad; an input that y does not use, or "
                     "uses only through .detach(), gets no gradient.",
-                    "你数了所有需要梯度的输入；但 y 没有用到的输入，或者只通过 .detach() 用到的输入，"
+                    "你标出了所有需要梯度的输入；但 y 没有用到的输入，或者只通过 .detach() 用到的输入，"
                     "都得不到梯度。",
                 ),
             ),
             Mistake(
-                "uses_not_leaves",
-                lambda expr, xs: _leaf_uses(expr, xs),
-                Msg(
-                    "You counted uses, not leaves: a leaf used in two terms still has one "
-                    "AccumulateGrad node and gets one .grad.",
-                    "你数的是使用次数而不是叶子张量：在两项里都用到的叶子张量，仍然只有一个 AccumulateGrad "
-                    "节点，也只得到一个 .grad。",
-                ),
-            ),
-            Mistake(
                 "detach_counted",
-                lambda expr, xs: _leaves_mentioned(expr, xs),
+                lambda expr, flags: _gets_grad_if(expr, flags, _mentioned),
                 Msg(
                     "You counted inputs seen only through .detach(): the detached copy is cut off "
                     "from the graph, so no gradient flows back to the original.",
@@ -293,12 +354,35 @@ register(
                     "梯度不会流回原来的张量。",
                 ),
             ),
+            Mistake(
+                "detach_kills_term",
+                lambda expr, flags: _gets_grad_if(expr, flags, _in_recorded_terms),
+                Msg(
+                    "You treated a product with a detached factor as cut off as a whole. "
+                    ".detach() cuts only its own factor: in xs[i].detach() * xs[j], xs[j] still "
+                    "gets a gradient, xs[i].detach() times the incoming one.",
+                    "你把含有 detach 因子的整个乘积都当成了断开的。.detach() 只切断它自己那个因子："
+                    "在 xs[i].detach() * xs[j] 中，xs[j] 仍然会得到梯度，即 xs[i].detach() 乘以传入的梯度。",
+                ),
+            ),
+            Mistake(
+                "requires_grad_ignored",
+                lambda expr, flags: [i in _recorded(expr) for i in range(len(flags))],
+                Msg(
+                    "You marked inputs that y uses but that do not require grad: autograd "
+                    "records nothing about such an input, so it has no node and no .grad.",
+                    "你标出了 y 用到、但并不需要梯度的输入：autograd 不会为这样的输入记录任何东西，"
+                    "它没有节点，也没有 .grad。",
+                ),
+            ),
         ),
         edge_cases=lambda: [
-            (Terms((("sin", 0, 0), ("exp", 0, 1))), _xs(True, True)),
-            (Terms((("sin", 0, 1),)), _xs(False, False)),
-            (Terms((("detach", 0, 1), ("detach", 1, 0))), _xs(True, False)),
-            (Terms((("detach", 0, 1),)), _xs(True, True, True)),
+            (Terms((("sin", 0, 0), ("exp", 0, 1))), (True, True)),
+            (Terms((("sin", 0, 1),)), (False, False)),
+            (Terms((("detach", 0, 1), ("detach", 1, 0))), (True, False)),
+            (Terms((("detach", 0, 1),)), (True, True, True)),
+            (Terms((("detach", 2, 0), ("sin", 1, 1))), (False, True, True)),
+            (Terms((("exp", 0, 1), ("detach", 2, 2))), (False, True, True)),
         ],
     )
 )
@@ -377,6 +461,9 @@ register(
         id="computational_graph.leaf_mask",
         # A prediction from reading the lines: running them with torch would be the answer.
         forbids=frozenset({COURSE_REFERENCE, DYNAMIC_CODE, NO_TORCH}),
+        asks="predict",
+        novel="is_leaf for every line of a random program (operations on tensors that need no "
+        "gradient, .detach(), .detach().requires_grad_()), read without running it",
         title=Msg("Which tensors are leaves?", "哪些张量是叶子张量？"),
         make_args=_program_args,
         reference=_run_program,
