@@ -1,15 +1,24 @@
-"""Lesson 3 · Differentiation in autograd: Q = 3a³ − b²."""
+"""Lesson 2 · Derivatives and ``.grad``: each learner's own Q = c·aᵖ − d·b^q, and comparing floats.
+
+The lesson's worked example is Q = 3a³ − b², with its derivatives written out; the exercises
+ask for the derivatives of the learner's own member of :data:`YOUR_Q`, which the page never
+differentiates.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from course_utils.exercises import BY_HAND, Exercise, Mistake, register
+from course_utils.derivative_families import COEFFICIENTS, YOUR_Q
+from course_utils.exercises import BY_HAND, Exercise, Mistake, Variant, register
 from course_utils.i18n import Msg
 
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
-def q_of(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return 3 * a**3 - b**2
+
+def _power(var: str, k: int) -> str:
+    """b², a⁴: a power as the messages write it."""
+    return var if k == 1 else var + str(k).translate(_SUPERSCRIPT)
 
 
 def _size(gen: torch.Generator) -> int:
@@ -20,12 +29,125 @@ def _vector(gen: torch.Generator, n: int) -> torch.Tensor:
     return torch.randn(n, generator=gen) * 3
 
 
-def _autograd_grads(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor | None = None):
-    a = a.detach().clone().requires_grad_(True)
-    b = b.detach().clone().requires_grad_(True)
-    q = q_of(a, b)
-    q.backward(gradient=torch.ones_like(q) if v is None else v)
-    return a.grad, b.grad
+def _grad_a_args(gen: torch.Generator) -> tuple:
+    return (_vector(gen, _size(gen)),)
+
+
+def _weighted_args(gen: torch.Generator) -> tuple:
+    n = _size(gen)
+    return _vector(gen, n), _vector(gen, n), torch.randn(n, generator=gen)
+
+
+def _accumulated_args(gen: torch.Generator) -> tuple:
+    n = _size(gen)
+    return _vector(gen, n), _vector(gen, n), int(torch.randint(1, 5, (1,), generator=gen))
+
+
+class _Q:
+    """One member's Q = c·aᵖ − d·b^q and the answers (right and wrong) built from it."""
+
+    def __init__(self, c: int, p: int, d: int, q: int) -> None:
+        self.c, self.p, self.d, self.q = c, p, d, q
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.c * a**self.p - self.d * b**self.q
+
+    def grads(self, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor | None = None, n: int = 1):
+        """(a.grad, b.grad) after n rounds of building Q and Q.backward(gradient=v), by autograd."""
+        a = a.detach().clone().requires_grad_(True)
+        b = b.detach().clone().requires_grad_(True)
+        for _ in range(n):
+            out = self(a, b)
+            out.backward(gradient=torch.ones_like(out) if v is None else v)
+        return a.grad, b.grad
+
+
+def _grad_a_member(c: int, p: int, d: int, q: int) -> Variant:
+    Q = _Q(c, p, d, q)
+    return Variant(
+        reference=lambda a: Q.grads(a, torch.zeros_like(a))[0],
+        mistakes=(
+            Mistake(
+                "exponent_not_lowered",
+                lambda a: c * p * a**p,
+                Msg(
+                    f"Your derivative still has {_power('a', p)}: differentiating lowers the "
+                    "exponent by one.",
+                    f"你的导数里还留着 {_power('a', p)}：求导后指数要减一。",
+                ),
+            ),
+            Mistake(
+                "constant_dropped",
+                lambda a: p * a ** (p - 1),
+                Msg(
+                    f"Your derivative is {c} times too small: the coefficient {c} in front of "
+                    f"{_power('a', p)} stays as a factor.",
+                    f"你的导数只有正确值的 1/{c}：{_power('a', p)} 前面的系数 {c} 要保留下来。",
+                ),
+            ),
+            Mistake(
+                "exponent_not_brought_down",
+                lambda a: c * a ** (p - 1),
+                Msg(
+                    "You lowered the exponent but did not bring it down as a factor: the power "
+                    "rule does both.",
+                    "你把指数减了一，却没有把它拿下来作为系数：幂法则两件事都要做。",
+                ),
+            ),
+            Mistake(
+                "power_rule_backwards",
+                lambda a: c * a ** (p + 1) / (p + 1),
+                Msg(
+                    "You integrated instead of differentiating: the exponent went up.",
+                    "你做的是积分而不是求导：指数反而升高了。",
+                ),
+            ),
+        ),
+    )
+
+
+def _grad_b_member(c: int, p: int, d: int, q: int) -> Variant:
+    Q = _Q(c, p, d, q)
+    return Variant(
+        reference=lambda b: Q.grads(torch.zeros_like(b), b)[1],
+        mistakes=(
+            Mistake(
+                "exponent_not_lowered",
+                lambda b: -d * q * b**q,
+                Msg(
+                    f"Your derivative still has {_power('b', q)}: the power rule lowers the "
+                    "exponent by one.",
+                    f"你的导数里还留着 {_power('b', q)}：幂法则会让指数减一。",
+                ),
+            ),
+            Mistake(
+                "sign_lost",
+                lambda b: d * q * b ** (q - 1),
+                Msg(
+                    f"The size is right but the sign is lost: Q subtracts {d}{_power('b', q)}.",
+                    f"大小对了，但丢了负号：Q 中是减去 {d}{_power('b', q)}。",
+                ),
+            ),
+            Mistake(
+                "factor_lost",
+                lambda b: -d * b ** (q - 1),
+                Msg(
+                    f"Your derivative is 1/{q} of the right one: the exponent {q} comes down as "
+                    "a factor.",
+                    f"你的导数只有正确值的 1/{q}：指数 {q} 要拿下来作为系数。",
+                ),
+            ),
+            Mistake(
+                "constant_dropped",
+                lambda b: -q * b ** (q - 1),
+                Msg(
+                    f"Your derivative lost the coefficient {d} in front of {_power('b', q)}: it "
+                    "stays as a factor.",
+                    f"你的导数丢掉了 {_power('b', q)} 前面的系数 {d}：它要保留下来作为因子。",
+                ),
+            ),
+        ),
+    )
 
 
 register(
@@ -33,54 +155,31 @@ register(
         id="differentiation.grad_a",
         forbids=BY_HAND,
         title=Msg("∂Q/∂a by hand", "手算 ∂Q/∂a"),
-        make_args=lambda gen: (_vector(gen, _size(gen)),),
-        reference=lambda a: _autograd_grads(a, torch.zeros_like(a))[0],
+        make_args=_grad_a_args,
         hints=(
             Msg(
-                "Q has two terms; only one of them depends on a. Differentiate that one with the "
-                "power rule, element by element: Q is element-wise, so each a_i only affects Q_i.",
-                "Q 有两项，只有一项与 a 有关。用幂法则对这一项逐元素求导：Q 是逐元素运算，"
-                "每个 a_i 只影响 Q_i。",
+                "Your Q has two terms; only one of them depends on a. Differentiate that one, "
+                "element by element: each a_i affects only Q_i.",
+                "你的 Q 有两项，只有一项与 a 有关。对这一项逐元素求导：每个 a_i 只影响 Q_i。",
             ),
             Msg(
-                "The power rule brings the exponent down as a factor and lowers the exponent by "
-                "one; the constant in front stays as a factor too. Check your result at a = 1: it "
-                "should be the product of the two numbers you see in 3a³.",
-                "幂法则把指数拿下来作为系数，同时指数减一；前面的常数也保留为系数。"
-                "可以在 a = 1 处验证：结果应等于 3a³ 中两个数字的乘积。",
+                "The power rule does two things to a power of a, and the coefficient in front "
+                "stays. Check your result at a = 1: it should be a whole number made of your "
+                "coefficient and your exponent.",
+                "幂法则对 a 的幂要做两件事，前面的系数则保留下来。可以在 a = 1 处验证："
+                "结果应该是由你的系数和指数得出的一个整数。",
             ),
         ),
-        mistakes=(
-            Mistake(
-                "exponent_not_lowered",
-                lambda a: 9 * a**3,
-                Msg(
-                    "Your derivative still has the power 3: differentiating lowers the exponent by one.",
-                    "你的导数里还是 3 次方：求导后指数要减一。",
-                ),
-            ),
-            Mistake(
-                "constant_dropped",
-                lambda a: 3 * a**2,
-                Msg(
-                    "Your derivative is 3 times too small: the factor 3 in front of a³ stays.",
-                    "你的导数小了 3 倍：a³ 前面的系数 3 要保留。",
-                ),
-            ),
-            Mistake(
-                "power_rule_backwards",
-                lambda a: 3 * a**4 / 4,
-                Msg(
-                    "You integrated instead of differentiating: the exponent went up.",
-                    "你做的是积分而不是求导：指数反而升高了。",
-                ),
-            ),
-        ),
+        family=YOUR_Q,
+        variants=tuple(_grad_a_member(*k) for k in COEFFICIENTS),
         edge_cases=lambda: [
             (torch.zeros(3),),
             (torch.tensor([-2.0, 0.5]),),
             (torch.tensor([2.0, 3.0], dtype=torch.float64),),
         ],
+        asks="derive",
+        novel="∂Q/∂a of the learner's own Q = c·aᵖ − d·b^q; the page differentiates only "
+        "its own Q = 3a³ − b²",
     )
 )
 
@@ -90,58 +189,73 @@ register(
         forbids=BY_HAND,
         title=Msg("∂Q/∂b by hand", "手算 ∂Q/∂b"),
         make_args=lambda gen: (_vector(gen, _size(gen)),),
-        reference=lambda b: _autograd_grads(torch.zeros_like(b), b)[1],
         hints=(
             Msg(
-                "Only the −b² term depends on b. Keep its minus sign, and apply the power rule "
-                "element by element.",
-                "只有 −b² 这一项与 b 有关。保留它的负号，再逐元素使用幂法则。",
+                "Only the second term of your Q depends on b, and it is subtracted. Differentiate "
+                "it element by element.",
+                "你的 Q 中只有第二项与 b 有关，而且它是被减去的。对它逐元素求导。",
             ),
             Msg(
-                "The power rule lowers the exponent by one: the derivative of a square is linear in "
-                "b. Check your result at b = 1: it should be a negative whole number.",
-                "幂法则让指数减一：平方的导数是 b 的一次式。可以在 b = 1 处验证："
-                "结果应该是一个负整数。",
+                "Keep the minus sign and the coefficient, and apply the power rule to the power "
+                "of b. Check your result at b = 1: it should be a negative whole number.",
+                "保留负号和系数，再对 b 的幂使用幂法则。可以在 b = 1 处验证：结果应该是一个负整数。",
             ),
         ),
-        mistakes=(
-            Mistake(
-                "exponent_not_lowered",
-                lambda b: -2 * b**2,
-                Msg(
-                    "Your derivative still has b²: the power rule lowers the exponent by one.",
-                    "你的导数里还留着 b²：幂法则会让指数减一。",
-                ),
-            ),
-            Mistake(
-                "sign_lost",
-                lambda b: 2 * b,
-                Msg(
-                    "The size is right but the sign is lost: Q contains minus b².",
-                    "大小对了，但丢了负号：Q 中是减去 b²。",
-                ),
-            ),
-            Mistake(
-                "factor_two_lost",
-                lambda b: -b,
-                Msg(
-                    "Your derivative is half the right one: the exponent 2 comes down as a factor.",
-                    "你的导数只有正确值的一半：指数 2 要拿下来作为系数。",
-                ),
-            ),
-        ),
+        family=YOUR_Q,
+        variants=tuple(_grad_b_member(*k) for k in COEFFICIENTS),
         edge_cases=lambda: [
             (torch.ones(4),),
             (torch.tensor([6.0, 4.0]),),
             (torch.tensor([-1.5], dtype=torch.float64),),
         ],
+        asks="derive",
+        novel="∂Q/∂b of the learner's own Q, a subtracted power the page does not differentiate",
     )
 )
 
 
-def _weighted_args(gen: torch.Generator) -> tuple:
-    n = _size(gen)
-    return _vector(gen, n), _vector(gen, n), torch.randn(n, generator=gen)
+def _upstream_member(c: int, p: int, d: int, q: int) -> Variant:
+    Q = _Q(c, p, d, q)
+    return Variant(
+        reference=lambda a, b, v: Q.grads(a, b, v),
+        mistakes=(
+            Mistake(
+                "v_ignored",
+                lambda a, b, v: Q.grads(a, b),
+                Msg(
+                    "Your gradients ignore v: they are what backward() gives with v = ones.",
+                    "你的梯度没有用到 v：这是 v 全为 1 时 backward() 给出的结果。",
+                ),
+            ),
+            Mistake(
+                "v_added",
+                lambda a, b, v: tuple(g + v for g in Q.grads(a, b)),
+                Msg(
+                    "You added v to the local derivatives; the chain rule multiplies them.",
+                    "你把 v 加到了局部导数上；链式法则是把它们相乘。",
+                ),
+            ),
+            Mistake(
+                "only_a_weighted",
+                lambda a, b, v: (Q.grads(a, b, v)[0], Q.grads(a, b)[1]),
+                Msg(
+                    "a.grad is right but b.grad ignores v: the upstream gradient reaches every "
+                    "input.",
+                    "a.grad 对了，但 b.grad 没有用到 v：上游梯度会传到每一个输入。",
+                ),
+            ),
+            Mistake(
+                "v_summed",
+                lambda a, b, v: tuple(g * v.sum() for g in Q.grads(a, b)),
+                Msg(
+                    "You weighted every element by the sum of v; element i of Q gets weight v_i "
+                    "only, since Q_i depends on a_i and b_i alone.",
+                    "你用 v 的总和给每个元素加权；Q 的第 i 个元素只用 v_i 加权，"
+                    "因为 Q_i 只依赖于 a_i 和 b_i。",
+                ),
+            ),
+        ),
+    )
 
 
 register(
@@ -150,91 +264,45 @@ register(
         forbids=BY_HAND,
         title=Msg("Gradients for Q.backward(gradient=v)", "Q.backward(gradient=v) 得到的梯度"),
         make_args=_weighted_args,
-        reference=lambda a, b, v: _autograd_grads(a, b, v),
         kind="tensors",
         output_names=("a.grad", "b.grad"),
         hints=(
             Msg(
-                "v plays the role of ∂L/∂Q for some loss L further down the line: backward() "
-                "continues the chain rule from there. Q is element-wise, so each element of a.grad "
-                "involves one element of v and one local derivative.",
-                "v 相当于后面某个损失 L 的 ∂L/∂Q：backward() 从这里接着应用链式法则。Q 是逐元素运算，"
-                "所以 a.grad 的每个元素只涉及 v 的一个元素和一个局部导数。",
+                "v plays the role of ∂L/∂Q for some loss L computed from Q: backward() continues "
+                "the chain rule from there. Q is element-wise, so each element of a.grad involves "
+                "one element of v and one local derivative.",
+                "v 相当于由 Q 算出的某个损失 L 的 ∂L/∂Q：backward() 从这里接着应用链式法则。"
+                "Q 是逐元素运算，所以 a.grad 的每个元素只涉及 v 的一个元素和一个局部导数。",
             ),
             Msg(
-                "Use your two derivatives from the exercises above, and weight each element by "
-                "the matching element of v (a product, not a sum). Both a.grad and b.grad get the "
-                "same weighting.",
-                "用上面两道练习得到的导数，再把每个元素乘以 v 中对应的元素（是相乘，不是相加）。"
-                "a.grad 和 b.grad 都要这样加权。",
+                "Write L = Σᵢ vᵢ·Qᵢ and differentiate it by aᵢ and by bᵢ: only one term of the "
+                "sum depends on each. Both gradients are weighted the same way.",
+                "把 L 写成 Σᵢ vᵢ·Qᵢ，再分别对 aᵢ 和 bᵢ 求导：和式中只有一项与它们有关。"
+                "两个梯度的加权方式相同。",
             ),
         ),
-        mistakes=(
-            Mistake(
-                "v_ignored",
-                lambda a, b, v: _autograd_grads(a, b),
-                Msg(
-                    "Your gradients ignore v: they are what backward() gives with v = ones.",
-                    "你的梯度没有用到 v：这是 v 全为 1 时 backward() 给出的结果。",
-                ),
-            ),
-            Mistake(
-                "v_added",
-                lambda a, b, v: tuple(g + v for g in _autograd_grads(a, b)),
-                Msg(
-                    "You added v to the local derivatives; the chain rule multiplies them.",
-                    "你把 v 加到了局部导数上；链式法则是把它们相乘。",
-                ),
-            ),
-            Mistake(
-                "only_a_weighted",
-                lambda a, b, v: (_autograd_grads(a, b, v)[0], _autograd_grads(a, b)[1]),
-                Msg(
-                    "a.grad is right but b.grad ignores v: the upstream gradient reaches every input.",
-                    "a.grad 对了，但 b.grad 没有用到 v：上游梯度会传到每一个输入。",
-                ),
-            ),
-        ),
+        family=YOUR_Q,
+        variants=tuple(_upstream_member(*k) for k in COEFFICIENTS),
         edge_cases=lambda: [(torch.tensor([2.0, 3.0]), torch.tensor([6.0, 4.0]), torch.ones(2))],
+        asks="derive",
+        novel="both gradients that gradient=v stores for the learner's own Q; the page runs "
+        "only v = ones, on its own Q",
     )
 )
 
 
-def _accumulated_reference(a: torch.Tensor, b: torch.Tensor, n: int) -> torch.Tensor:
-    a = a.detach().clone().requires_grad_(True)
-    for _ in range(n):
-        q_of(a, b).sum().backward()
-    return a.grad
+def _accumulated_member(c: int, p: int, d: int, q: int) -> Variant:
+    Q = _Q(c, p, d, q)
 
+    def after(a: torch.Tensor, b: torch.Tensor, n: int) -> torch.Tensor:
+        return Q.grads(a, b, n=n)[0]
 
-register(
-    Exercise(
-        id="differentiation.accumulated",
-        forbids=BY_HAND,
-        title=Msg("a.grad after n backward calls", "调用 n 次 backward 之后的 a.grad"),
-        make_args=lambda gen: (
-            *(lambda n: (_vector(gen, n), _vector(gen, n)))(_size(gen)),
-            int(torch.randint(1, 5, (1,), generator=gen)),
-        ),
-        reference=_accumulated_reference,
-        hints=(
-            Msg(
-                "What does backward() do with a .grad that already holds a value: replace it, or "
-                "something else? The lesson ran the same backward twice and printed a.grad.",
-                "如果 .grad 里已经有值，backward() 会怎么处理它：覆盖，还是别的？"
-                "课上把同一个 backward 调用了两次并打印了 a.grad。",
-            ),
-            Msg(
-                "Every call contributes the same gradient of one backward pass, and nothing clears "
-                "a.grad in between: count how many contributions it holds after n calls.",
-                "每次调用都贡献同样的一份单次梯度，中间也没有清零 a.grad："
-                "数一数调用 n 次之后，它里面累加了几份。",
-            ),
-        ),
+    return Variant(
+        reference=after,
         mistakes=(
             Mistake(
                 "overwritten",
-                lambda a, b, n: _accumulated_reference(a, b, 1),
+                lambda a, b, n: after(a, b, 1),
                 Msg(
                     "Your a.grad is the gradient of a single call: backward() does not overwrite "
                     ".grad, it adds to it.",
@@ -243,7 +311,7 @@ register(
             ),
             Mistake(
                 "off_by_one",
-                lambda a, b, n: _accumulated_reference(a, b, n + 1),
+                lambda a, b, n: after(a, b, n + 1),
                 Msg(
                     "Your a.grad has one call too many: count the backward calls again.",
                     "你的 a.grad 多算了一次调用：再数一数 backward 被调用了几次。",
@@ -251,7 +319,7 @@ register(
             ),
             Mistake(
                 "squared_count",
-                lambda a, b, n: _accumulated_reference(a, b, n * n),
+                lambda a, b, n: after(a, b, n * n),
                 Msg(
                     "Your a.grad grows like n², as if each call doubled what was there; each call "
                     "adds one gradient, no more.",
@@ -259,6 +327,34 @@ register(
                 ),
             ),
         ),
+    )
+
+
+register(
+    Exercise(
+        id="differentiation.accumulated",
+        forbids=BY_HAND,
+        title=Msg("a.grad after n backward calls", "调用 n 次 backward 之后的 a.grad"),
+        make_args=_accumulated_args,
+        hints=(
+            Msg(
+                "What does backward() do with a .grad that already holds a value: replace it, or "
+                "something else? Predict it before you look at section 5 again.",
+                "如果 .grad 里已经有值，backward() 会怎么处理它：覆盖，还是别的？"
+                "先自己预测，再回头看第 5 节。",
+            ),
+            Msg(
+                "Every call contributes the same gradient of one backward pass, and nothing "
+                "resets a.grad in between: count how many contributions it holds after n calls.",
+                "每次调用都贡献同样的一份单次梯度，中间也没有把 a.grad 清零："
+                "数一数调用 n 次之后，它里面累加了几份。",
+            ),
+        ),
+        family=YOUR_Q,
+        variants=tuple(_accumulated_member(*k) for k in COEFFICIENTS),
+        asks="derive",
+        novel="a.grad after n backward calls on the learner's own Q, with no reset in between; "
+        "the page runs two calls on its own Q",
     )
 )
 
@@ -274,16 +370,21 @@ _PAIR_WEIGHTS = {
     "rearranged": 2,
     "sign_flipped": 1,
 }
+# Gradients come at every scale: a weight far from the loss may get 1e-9, an unnormalised one
+# 1e5. At 1e-9 torch.allclose's default atol (1e-8) calls any two gradients equal; at 1e5 an
+# absolute tolerance calls rounding a difference. Only a relative comparison fits all three.
+_SCALES = (1e-9, 1.0, 1e5)
+# The comparison the exercise asks for: relative, element by element, with no absolute floor.
+RTOL = 1e-5
 
 
 def _close_args(gen: torch.Generator) -> tuple:
     pool = [kind for kind, w in _PAIR_WEIGHTS.items() for _ in range(w)]
     kind = pool[int(torch.randint(0, len(pool), (1,), generator=gen))]
+    scale = _SCALES[int(torch.randint(0, len(_SCALES), (1,), generator=gen))]
     n = _size(gen) if kind in ("rounding", "equal", "different", "one_differs") else 2 + _size(gen)
     x = torch.randn(n, generator=gen)
-    if (
-        kind == "rounding"
-    ):  # the same numbers reached by another rounding path: relative error ~1e-7
+    if kind == "rounding":  # the same numbers by another rounding path: relative error ~1e-7
         y = x * (1 + 4e-7 * torch.randn(n, generator=gen).sign())
     elif kind == "equal":
         y = x.clone()
@@ -307,19 +408,25 @@ def _close_args(gen: torch.Generator) -> tuple:
         x[0] = 0.5 + x[0].abs()
         y = x.clone()
         y[0] = -y[0]
-    return x, y
+    if scale == 1.0:
+        return x, y
+    return x * scale, y * scale
+
+
+def grads_match_reference(x: torch.Tensor, y: torch.Tensor) -> bool:
+    return bool(torch.allclose(x, y, rtol=RTOL, atol=0.0))
 
 
 def _sums_match(x: torch.Tensor, y: torch.Tensor) -> bool:
-    return bool(torch.isclose(x.sum(), y.sum(), atol=1e-6))
+    return bool(abs(x.sum() - y.sum()) < 1e-4)
 
 
 def _norms_match(x: torch.Tensor, y: torch.Tensor) -> bool:
-    return bool(torch.isclose(x.norm(), y.norm(), atol=1e-6))
+    return bool(abs(x.norm() - y.norm()) < 1e-4)
 
 
 def _sorted_match(x: torch.Tensor, y: torch.Tensor) -> bool:
-    return bool(torch.allclose(x.sort().values, y.sort().values))
+    return bool(torch.allclose(x.sort().values, y.sort().values, rtol=RTOL, atol=0.0))
 
 
 register(
@@ -327,23 +434,25 @@ register(
         id="differentiation.grads_match",
         title=Msg("Comparing floats robustly", "稳妥地比较浮点数"),
         make_args=_close_args,
-        reference=lambda x, y: bool(torch.allclose(x, y)),
+        reference=grads_match_reference,
         kind="value",
         trials=8,  # a comparison of sums passes most pairs: several are needed to see it
         hints=(
             Msg(
-                "Two correct float computations can differ in their last bits. The comparison must "
-                "forgive a difference that small (a relative one, around 1e-7 here) and still see a "
-                "real difference (0.5 or more here), for every element.",
-                "两种都正确的浮点计算，结果可能在最后几位上不同。比较时既要容忍这么小的差异"
-                "（这里大约是 1e-7 的相对误差），又要对每个元素都能发现真正的差异（这里至少是 0.5）。",
+                "Two correct float computations can differ in their last bits, relative to their "
+                "size. Ask, for every element: is the difference small compared with the numbers "
+                "themselves? The same question must work for numbers near 1e-9 and near 1e5.",
+                "两种都正确的浮点计算，结果可能在最后几位上不同，这个差异是相对于数值本身的大小而言的。"
+                "对每个元素都问一问：差值和这两个数本身相比小不小？同一个问题对 1e-9 左右和 1e5 左右的数都要成立。",
             ),
             Msg(
-                "Look at the size of the difference, |x − y|, not its sign, and compare it with a "
-                "tolerance; torch has a function that does exactly this for whole tensors. The "
-                "answer is one Python bool for the whole tensor, not a tensor of them.",
-                "看差值的大小 |x − y| 而不是它的正负，再把它和一个容差比较；torch 里正好有一个函数"
-                "能对整个张量这样比较。答案是整个张量对应的一个 Python bool，而不是一个布尔张量。",
+                "A tolerance has a relative part and an absolute part. Any absolute part that is "
+                "not far below the smallest gradients here hides their real differences; read "
+                "which defaults the function of section 4 uses. Return one Python bool for the "
+                "whole tensor.",
+                "容差由相对部分和绝对部分组成。只要绝对部分不是远小于这里最小的梯度，"
+                "就会掩盖它们真正的差异；查一查第 4 节那个函数的默认值是多少。"
+                "整个张量返回一个 Python bool。",
             ),
         ),
         mistakes=(
@@ -408,6 +517,29 @@ register(
                     "你判断的是“是否有元素接近”；题目问的是“是否所有元素都接近”。",
                 ),
             ),
+            Mistake(
+                "default_atol",
+                lambda x, y: bool(torch.allclose(x, y)),
+                Msg(
+                    "Your comparison calls gradients near 1e-9 equal even when they differ by "
+                    "half their size: an absolute tolerance of 1e-8 (torch.allclose's default "
+                    "atol) is larger than the gradients themselves. Make the comparison relative "
+                    "to their size.",
+                    "你的比较把 1e-9 左右、彼此相差一半的梯度也判为相等：1e-8 的绝对容差"
+                    "（torch.allclose 默认的 atol）比这些梯度本身还大。请让比较相对于数值的大小。",
+                ),
+            ),
+            Mistake(
+                "absolute_only",
+                lambda x, y: bool(((x - y).abs() < 1e-5).all()),
+                Msg(
+                    "Your tolerance is absolute: near 1e5 rounding alone moves a gradient by more "
+                    "than it, and near 1e-9 every difference is below it. A tolerance that fits "
+                    "every scale is relative to the numbers compared.",
+                    "你用的是绝对容差：在 1e5 左右，单是舍入误差就超过了它；在 1e-9 左右，"
+                    "任何差异都比它小。能适用于各种数量级的容差，要相对于被比较的数值本身。",
+                ),
+            ),
         ),
         diagnoses=(
             (
@@ -430,6 +562,13 @@ register(
             (torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.5, 1.5, 3.0])),
             (torch.tensor([0.5, -1.0, 2.0]), torch.tensor([2.0, 0.5, -1.0])),
             (torch.tensor([1.5, 2.0]), torch.tensor([-1.5, 2.0])),
+            (torch.tensor([2e-9, -1e-9, 3e-9]), torch.tensor([3e-9, -1e-9, 3e-9])),
+            (torch.tensor([1.5e5, -2e5]), torch.tensor([1.5e5, -2e5]) * (1 + 4e-7)),
+            (torch.tensor([0.0, 2.0]), torch.tensor([0.0, 2.0])),
         ],
+        asks="build",
+        novel="one comparison that is right for gradients near 1e-9, 1 and 1e5: the page "
+        "compares numbers near 36 with allclose's defaults, whose atol hides differences "
+        "between tiny gradients",
     )
 )
