@@ -430,19 +430,20 @@ register(
         hints=(
             Msg(
                 "Work in two stages: first the gradient of the loss with respect to the scores "
-                "z, one row per image; then pass it through z = x Wᵀ + b as lesson 7 did. Start "
-                "with one image and write log softmax out as a score minus a log-sum-exp.",
-                "分两步走：先求损失对分数 z 的梯度，每张图像一行；再像第 7 课那样把它传过 z = x Wᵀ + b。"
-                "先只看一张图像，把 log softmax 写成“一个分数减去 log-sum-exp”。",
+                "z, one row per image (lesson 7 found it for plain cross-entropy: what does your "
+                "ε or T change in that derivation?); then pass it through z = x Wᵀ + b as lesson 7 "
+                "did for a layer.",
+                "分两步走：先求损失对分数 z 的梯度，每张图像一行（第 7 课对普通交叉熵求过它：你的 ε 或 T "
+                "在那个推导里改变了什么？）；再像第 7 课处理一层那样，把它传过 z = x Wᵀ + b。",
             ),
             Msg(
                 "The derivative of log-sum-exp with respect to each score is that score's softmax "
                 "probability; the other term picks out the target's share. Mind the mean over the "
-                "batch, your member's own numbers (ε or T, both in the chain rule), and the "
+                "batch, your own ε or T wherever it enters the loss, and the "
                 "shapes: the weight's gradient has the weight's shape, the bias's is summed over "
                 "the images.",
                 "log-sum-exp 对每个分数的导数，就是该分数对应的 softmax 概率；另一项挑出的是目标所占的份额。"
-                "注意对这一批求的平均、你那个变体自己的数（ε 或 T，链式法则里都要用到），以及形状："
+                "注意对这一批求的平均、你自己的 ε 或 T 在损失里出现的每一处，以及形状："
                 "权重的梯度与权重形状相同，偏置的梯度要对各张图像求和。",
             ),
         ),
