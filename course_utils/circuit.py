@@ -95,6 +95,7 @@ def draw_circuit(
     if title:
         ax.set_title(localized(title) if isinstance(title, Msg) else title)
     ax.set_xlim(-0.6, len(nodes) - 0.4)
-    ax.set_ylim(-1.15, 1.1)
+    bent = any(abs(where[d] - where[s]) > 1 for s, d, _ in edges)
+    ax.set_ylim(-1.15, 1.1 if bent else 0.6)
     fig.tight_layout()
     return fig

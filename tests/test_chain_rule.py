@@ -86,3 +86,26 @@ def test_every_member_has_its_own_reference_and_its_own_answer(eid):
             check(eid, other, hidden=True, learner=learner)
         assert "another variant than yours" in info.value.msg.en
         assert "别人的变体" in info.value.msg.zh
+
+
+def test_a_circuit_shows_each_value_and_gradient_and_labels_its_arrows():
+    import matplotlib
+    import matplotlib.text
+
+    matplotlib.use("Agg")
+    from course_utils.circuit import draw_circuit
+
+    x = torch.tensor(2.0, requires_grad=True)
+    s = torch.sin(x)
+    s.retain_grad()
+    y = x * s
+    y.backward()
+    fig = draw_circuit(
+        [("x", x, x.grad), ("s", s, s.grad), ("y", y, 1.0)],
+        [("x", "y", "s"), ("x", "s", "cos x"), ("s", "y", "x")],
+    )
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"x", "s", "y", "cos x"} <= texts
+    assert f"{x.grad.item():.4g}" in texts and f"{s.item():.4g}" in texts  # 0.077, 0.9093
+    arrows = [t for t in fig.axes[0].texts if isinstance(t, matplotlib.text.Annotation)]
+    assert len(arrows) == 3
