@@ -1,7 +1,9 @@
-"""Lesson 3, sections 6-7 · Checking gradients numerically: central differences, gradcheck.
+"""Lesson 10 · Checking gradients numerically: central differences, relative error, kinks,
+gradcheck.
 
-The exercise ids keep lesson 3's prefix (``differentiation.``); they live in their own module
-so that lesson 3's derivative exercises and these can be edited independently.
+The exercise ids keep the prefix of the lesson they came from (``differentiation.``); they live
+in their own module so that lesson 2's derivative exercises and these can be edited
+independently.
 """
 
 from __future__ import annotations
@@ -166,10 +168,10 @@ register(
                 "For element i, evaluate f at two points placed symmetrically around x along that "
                 "element only (on copies of x), and turn the difference into a slope over the "
                 "distance between them. The step trades truncation against rounding: the V plot "
-                "of section 6 shows where float64 balances them. Return float64, shaped like x.",
+                "of section 1 shows where float64 balances them. Return float64, shaped like x.",
                 "对第 i 个元素，在 x 两侧、只沿这个元素对称地各取一个点（在 x 的副本上改），计算 f，"
                 "再用两点之差除以两点间的距离得到斜率。步长要在截断误差和舍入误差之间取舍："
-                "第 6 节的 V 形图显示了 float64 下两者在哪里平衡。结果用 float64，形状与 x 相同。",
+                "第 1 节的 V 形图显示了 float64 下两者在哪里平衡。结果用 float64，形状与 x 相同。",
             ),
         ),
         rtol=1e-6,
@@ -227,6 +229,9 @@ register(
                 ),
             ),
         ),
+        asks="build",
+        novel="a whole gradient of a function of a vector, one element at a time, precise to "
+        "1e-6 where the function curves sharply; the page differences one number of Q",
     )
 )
 
@@ -262,14 +267,14 @@ register(
             Msg(
                 "Measure the difference with one number for the whole vector, and scale it by "
                 "the size of the gradients themselves, treating the two arguments alike.",
-                "用一个数衡量整个向量的差异，再用梯度本身的大小去归一化，两个参数要一视同仁。",
+                "用一个数衡量整个向量的差异，再用梯度本身的大小去归一化，两个梯度要一视同仁。",
             ),
             Msg(
                 "Use vector norms (torch.linalg.vector_norm), not element-wise ratios: the norm of "
                 "the difference divided by the larger of the two norms, so neither argument is "
                 "favoured. When both are zero the error is 0; return a Python float.",
                 "用向量范数（torch.linalg.vector_norm），不要逐元素求比值：差的范数除以两个范数中较大的一个，"
-                "这样两个参数的地位相同。两者都为零时误差为 0；返回 Python 的 float。",
+                "这样两个梯度的地位相同。两者都为零时误差为 0；返回 Python 的 float。",
             ),
         ),
         edge_cases=lambda: [
@@ -315,10 +320,12 @@ register(
                 Msg(
                     "You divided by the norm of the second argument only: that is infinite when "
                     "it is zero and treats the two gradients differently. Use the larger norm.",
-                    "你只除以了第二个参数的范数：它为零时结果是无穷大，而且两个梯度的地位不对等。请用较大的那个范数。",
+                    "你只除以了第二个梯度的范数：它为零时结果是无穷大，而且两个梯度的地位不对等。请用较大的那个范数。",
                 ),
             ),
         ),
+        asks="transcribe",
+        novel="",
     )
 )
 
@@ -393,6 +400,8 @@ register(
         ),
         edge_cases=lambda: [(name,) for name in sorted(BACKWARD_CANDIDATES)],
         forbids=BY_HAND,
+        novel="which of ten hand-written backwards gradcheck rejects, derived before running: "
+        "the page shows one wrong backward and its report",
         mistakes=(
             Mistake(
                 "incoming_gradient_ignored",
@@ -428,5 +437,108 @@ register(
                 ),
             ),
         ),
+    )
+)
+
+
+# Functions with a kink, and the point where a central difference with h = 1e-6 is taken
+# (the notebook shows the same table): name -> torch function, point.
+KINK_STEP = 1e-6
+KINK_TOLERANCE = 1e-6
+KINK_ROWS: dict[str, tuple] = {
+    "A": (torch.relu, 0.5),
+    "B": (torch.relu, 3e-7),
+    "C": (torch.relu, 0.0),
+    "D": (torch.abs, -2.0),
+    "E": (torch.abs, 0.0),
+    "F": (torch.abs, 5e-6),
+    "G": (lambda x: torch.maximum(x, 0.1 * x), -4e-7),
+    "H": (lambda x: torch.relu(x**2 - 1), 1.0),
+}
+
+
+def kink_flagged_reference(name: str) -> bool:
+    """Whether the central difference and autograd's (correct) derivative differ by a
+    relative error above KINK_TOLERANCE at the row's point."""
+    f, point = KINK_ROWS[name]
+    x = torch.tensor(point, dtype=torch.float64, requires_grad=True)
+    (exact,) = torch.autograd.grad(f(x), x)
+    with torch.no_grad():
+        approx = (f(x + KINK_STEP) - f(x - KINK_STEP)) / (2 * KINK_STEP)
+    return relative_error_reference(approx, exact) > KINK_TOLERANCE
+
+
+register(
+    Exercise(
+        id="differentiation.kink_flagged",
+        derives=False,
+        prediction=True,
+        title=Msg(
+            "Where does a central difference flag a correct gradient?",
+            "中心差分会在哪里把正确的梯度判为错误？",
+        ),
+        make_args=lambda gen: (
+            sorted(KINK_ROWS)[int(torch.randint(0, len(KINK_ROWS), (1,), generator=gen))],
+        ),
+        items=lambda: [(name,) for name in sorted(KINK_ROWS)],
+        reference=kink_flagged_reference,
+        kind="value",
+        hints=(
+            Msg(
+                "For each row, ask where the two points x − h and x + h fall: on the same "
+                "straight piece of the function, or on both sides of its kink? Then ask what "
+                "autograd returns exactly at a kink.",
+                "对每一行都问一问：x − h 和 x + h 这两个点落在函数的同一段直线上，"
+                "还是落在折点的两侧？再问一问：恰好在折点处，autograd 返回的是什么。",
+            ),
+            Msg(
+                "Compute both numbers for every row: the slope of the chord from x − h to x + h "
+                "(h = 1e-6), and the one-sided slope autograd picks at the point itself "
+                "(for relu at 0 PyTorch picks 0; for abs at 0, 0). A relative error of 0 / 0 "
+                "counts as 0.",
+                "每一行都把两个数算出来：从 x − h 到 x + h 的弦的斜率（h = 1e-6），"
+                "以及 autograd 在该点本身取的斜率（relu 在 0 处 PyTorch 取 0；abs 在 0 处取 0）。"
+                "0 / 0 的相对误差按 0 计。",
+            ),
+        ),
+        forbids=BY_HAND,
+        mistakes=(
+            Mistake(
+                "kinks_ignored",
+                lambda name: False,
+                Msg(
+                    "You predict that a correct gradient always passes. Near a kink the two "
+                    "points of a central difference can lie on different pieces of the "
+                    "function, and the chord's slope is then neither piece's slope.",
+                    "你预测正确的梯度总能通过检查。在折点附近，中心差分的两个点可能落在函数的"
+                    "不同分段上，这时弦的斜率既不是这一段的斜率，也不是那一段的。",
+                ),
+            ),
+            Mistake(
+                "every_kink_flagged",
+                lambda name: name in {"B", "C", "E", "G", "H"},
+                Msg(
+                    "Some of your predictions flag a point only because it is at a kink. Where "
+                    "the function is symmetric about its kink, the chord and autograd's choice "
+                    "there can agree: compute both numbers before you decide.",
+                    "你有的预测只因为某个点在折点上就判它不通过。如果函数关于折点对称，"
+                    "弦的斜率和 autograd 在那里的取值可能正好一致：先把两个数都算出来再下结论。",
+                ),
+            ),
+            Mistake(
+                "only_exactly_at_the_kink",
+                lambda name: name in {"C", "E", "H"},
+                Msg(
+                    "Some of your predictions trust every point that is not exactly at a kink. "
+                    "A point closer to the kink than h has its two evaluations on both sides "
+                    "of it too.",
+                    "你有的预测认为只要不是恰好在折点上就没问题。离折点比 h 还近的点，"
+                    "两次求值同样会落在折点两侧。",
+                ),
+            ),
+        ),
+        asks="predict",
+        novel="which points near a kink make a central difference (h = 1e-6) flag a correct "
+        "gradient: the page shows one kink, abs just right of 0",
     )
 )
