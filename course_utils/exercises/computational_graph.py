@@ -191,19 +191,19 @@ register(
         hints=(
             Msg(
                 "Before backward() calls a node, it waits until every gradient meant for that "
-                "node has arrived, and adds them up. Where does a node's gradient come from? "
-                "Count what can send one to it.",
+                "node has arrived, and adds them up. Where do a node's gradients come from, and "
+                "can one node send it more than one?",
                 "backward() 在调用一个节点之前，会等发给这个节点的梯度全部到齐，再把它们相加。"
-                "一个节点的梯度是从哪里来的？数一数能给它发梯度的有哪些。",
+                "一个节点的梯度是从哪里来的？同一个节点能不能给它发不止一个梯度？",
             ),
             Msg(
-                "Each entry of a node's next_functions is an arrow, and each arrow carries one "
-                "gradient. Read the next_functions of every node once (a node reached along two "
-                "paths still sends its gradients once), tally the arrows into each node, and "
-                "count the nodes with two or more. In y * y both entries point to one node.",
-                "next_functions 中的每一项都是一个箭头，每个箭头传送一个梯度。每个节点的 "
-                "next_functions 只读一次（经由两条路径到达的节点，也只发送一次梯度），统计指向每个节点的"
-                "箭头数，再数出有两个或更多箭头的节点。在 y * y 中，两项都指向同一个节点。",
+                "Each entry of next_functions is an arrow, and each arrow carries one "
+                "gradient: a node gets as many gradients as there are entries, anywhere in the "
+                "graph, that point to it. In y * y both entries point to one node. A node that "
+                "is reached along two paths still sends its own gradients only once.",
+                "next_functions 中的每一项都是一个箭头，每个箭头传送一个梯度：整个计算图中有多少项指向一个节点，"
+                "它就收到多少个梯度。在 y * y 中，两项都指向同一个节点。经由两条路径到达的节点，"
+                "也只把它自己的梯度发送一次。",
             ),
         ),
         mistakes=(
