@@ -1,14 +1,19 @@
-"""The class view: a synthetic class of lesson 3, graded by one `course grade` run.
+"""The class view: a synthetic class of lessons 2 and 10, graded by one `course grade` run.
 
-30 submissions made from the released lesson with mistakes planted in known numbers: 7 whose
-∂Q/∂b still has b² (a catalogued mistake), 4 whose ∂Q/∂a lost its factor 3 (another), 2
-whose ∂Q/∂b is wrong in no catalogued way, 2 that answer ∂Q/∂a with .backward() (its rules
-forbid autograd), 3 blank, 12 right. misconceptions.csv, items.csv, the report, grades.csv's
-per-exercise columns and the LMS files must count each of them exactly.
+32 learners, each submitting both lessons, made from the released lessons with mistakes
+planted in known numbers. Lesson 2 gives each learner a Q of their own (a variant family), so
+the planted answers are written for the learner's own member, as a learner would (from `MY_Q`,
+the notebook's own record of their Q): 7 whose ∂Q/∂b still has the power of b (a catalogued
+mistake), 4 whose ∂Q/∂a lost its coefficient (another), 2 whose ∂Q/∂b is wrong in no
+catalogued way, 2 that answer ∂Q/∂a with .backward() (its rules forbid autograd), 1 whose ∂Q/∂a
+is another learner's right answer (other-variant), 3 blank, 13 right. misconceptions.csv,
+items.csv, the report, grades.csv's per-exercise columns and the LMS files must count each of
+them exactly.
 
-Among the 12 right ones, two pairs of copies (central differences, one copy renamed and
-recommented; an unusual relative error) and honest answers of their own (tests/test_similarity.py):
-similarity.csv and the report must flag those two pairs and nothing else.
+In lesson 10, among the right ones, two pairs of copies (central differences, one copy renamed
+and recommented; an unusual relative error) and honest answers of their own
+(tests/test_similarity.py): similarity.csv and the report must flag those two pairs and
+nothing else.
 """
 
 from __future__ import annotations
@@ -27,13 +32,19 @@ import pytest
 from autograder.authoring.samples import fill, lesson_paths, points
 from autograder.grading.class_view import Item, analyse, correlation
 from autograder.grading.grade import Result
+from course_utils.derivative_families import COEFFICIENTS, YOUR_Q
 from course_utils.i18n import Msg
 from tests.test_grade import course_grade
 from tests.test_similarity import CD_COPY, CD_COPY_RENAMED, CD_HONEST, RE_COPY, RE_HONEST
 
 LESSON = "02_derivatives"
-STILL_B2 = {"dq_db": "def dq_db(b):\n    return -2 * b**2\n"}
-NO_FACTOR_3 = {"dq_da": "def dq_da(a):\n    return 3 * a**2\n"}
+CHECKS = "10_gradient_checks"
+LESSONS = (LESSON, CHECKS)
+# Each planted answer reads the learner's own Q from MY_Q, as the notebook's cell sets it.
+STILL_POWER = {
+    "dq_db": "def dq_db(b):\n    d, q = MY_Q['d'], MY_Q['q']\n    return -d * q * b**q\n"
+}
+NO_COEFFICIENT = {"dq_da": "def dq_da(a):\n    p = MY_Q['p']\n    return p * a ** (p - 1)\n"}
 ODD = {"dq_db": "def dq_db(b):\n    return -3 * b\n"}
 BACKWARD = {
     "dq_da": (
@@ -43,13 +54,26 @@ BACKWARD = {
         "    return a.grad\n"
     )
 }
+
+
+def _copied_from_another(learner: str) -> dict[str, str]:
+    """∂Q/∂a of another member than ``learner``'s, written out as a copy would be."""
+    other = (YOUR_Q.index(learner) + 1) % len(COEFFICIENTS)
+    c, p = COEFFICIENTS[other][:2]
+    return {"dq_da": f"def dq_da(a):\n    return {c * p} * a**{p - 1}\n"}
+
+
 PLAN: dict[str, dict | None] = {
-    **{f"b2_{i}": STILL_B2 for i in range(7)},
-    **{f"c3_{i}": NO_FACTOR_3 for i in range(4)},
+    **{f"b2_{i}": STILL_POWER for i in range(7)},
+    **{f"c3_{i}": NO_COEFFICIENT for i in range(4)},
     **{f"odd_{i}": ODD for i in range(2)},
     **{f"bw_{i}": BACKWARD for i in range(2)},
+    "cp_0": _copied_from_another("cp_0"),
     **{f"blank_{i}": None for i in range(3)},
-    **{f"ok_{i:02d}": {} for i in range(12)},
+    **{f"ok_{i:02d}": {} for i in range(13)},
+}
+# Lesson 10's answers: the copies and the honest answers of their own, among the right ones.
+PLAN_10: dict[str, dict] = {
     "ok_00": {"central_difference": CD_COPY},
     "ok_01": {"central_difference": CD_COPY_RENAMED},
     "ok_02": {"relative_error": RE_COPY},
@@ -57,23 +81,29 @@ PLAN: dict[str, dict | None] = {
     **{f"ok_{4 + i:02d}": {"central_difference": code} for i, code in enumerate(CD_HONEST)},
 }
 for _i, _code in enumerate(RE_HONEST):
-    PLAN[f"ok_{6 + _i:02d}"] = {**PLAN[f"ok_{6 + _i:02d}"], "relative_error": _code}
+    PLAN_10[f"ok_{6 + _i:02d}"] = {**PLAN_10.get(f"ok_{6 + _i:02d}", {}), "relative_error": _code}
 COPIES = [("ok_00", "ok_01"), ("ok_02", "ok_03")]
 GROUPS = {
     prefix: sorted(s for s in PLAN if s.startswith(prefix + "_"))
-    for prefix in ("b2", "c3", "odd", "bw", "blank", "ok")
+    for prefix in ("b2", "c3", "odd", "bw", "cp", "blank", "ok")
 }
 EVERYONE = sorted(PLAN)
-EXERCISES = (
-    "dq_da_tests",
-    "dq_db_tests",
-    "upstream_tests",
-    "accumulated_tests",
-    "grads_match_tests",
-    "central_difference_tests",
-    "relative_error_tests",
-    "gradcheck_rejects_tests",
-)
+EXERCISES = {
+    LESSON: (
+        "dq_da_tests",
+        "dq_db_tests",
+        "upstream_tests",
+        "accumulated_tests",
+        "grads_match_tests",
+    ),
+    CHECKS: (
+        "central_difference_tests",
+        "relative_error_tests",
+        "gradcheck_rejects_tests",
+        "kink_flagged_tests",
+    ),
+}
+ALL_EXERCISES = EXERCISES[LESSON] + EXERCISES[CHECKS]
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grade")]
 
@@ -88,10 +118,11 @@ def _minus(*groups: str) -> list[str]:
 # What every exercise must count: category -> learners.
 EXPECTED = {
     "dq_da_tests": {
-        "right": _minus("c3", "bw", "blank"),
+        "right": _minus("c3", "bw", "cp", "blank"),
         "blank": GROUPS["blank"],
         "rule": GROUPS["bw"],
         "mistake:constant_dropped": GROUPS["c3"],
+        "mistake:other-variant": GROUPS["cp"],
         "unrecognised": [],
     },
     "dq_db_tests": {
@@ -103,27 +134,33 @@ EXPECTED = {
     },
     **{
         gid: {"right": _minus("blank"), "blank": GROUPS["blank"], "rule": [], "unrecognised": []}
-        for gid in EXERCISES[2:]
+        for gid in ALL_EXERCISES[2:]
     },
 }
+LESSON_OF = {gid: lesson for lesson, gids in EXERCISES.items() for gid in gids}
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("class")
-    solution_path, released_path = lesson_paths(LESSON)
-    solution = nbformat.read(solution_path, as_version=4)
-    released = nbformat.read(released_path, as_version=4)
-    for student, answers in PLAN.items():
-        nb = released if answers is None else fill(released, solution, answers)
-        path = base / "submitted" / student / LESSON / solution_path.name
-        path.parent.mkdir(parents=True)
-        nbformat.write(nb, path)
+    total = {}
+    for lesson, plan in ((LESSON, PLAN), (CHECKS, {s: PLAN_10.get(s, {}) for s in PLAN})):
+        solution_path, released_path = lesson_paths(lesson)
+        solution = nbformat.read(solution_path, as_version=4)
+        released = nbformat.read(released_path, as_version=4)
+        for student, answers in plan.items():
+            blank = PLAN[student] is None
+            nb = released if blank else fill(released, solution, answers)
+            path = base / "submitted" / student / lesson / solution_path.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, path)
+        total[lesson] = points(solution)
     out = base / "out"
     proc = course_grade(str(base / "submitted"), "--out", str(out), "--workers", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"graded {len(PLAN)}, unchanged 0, failed 0" in proc.stdout, proc.stdout[-2000:]
-    return SimpleNamespace(base=base, out=out, points=points(solution))
+    graded_n = 2 * len(PLAN)
+    assert f"graded {graded_n}, unchanged 0, failed 0" in proc.stdout, proc.stdout[-2000:]
+    return SimpleNamespace(base=base, out=out, points=total)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -155,7 +192,7 @@ def test_misconceptions_csv_counts_each_category_exactly(graded):
     ]  # fmt: skip
     found: dict[str, dict[str, list[str]]] = {}
     for row in rows:
-        assert row["lesson"] == LESSON
+        assert row["lesson"] == LESSON_OF[row["grade_id"]]
         category = row["category"] + (f":{row['mistake']}" if row["mistake"] else "")
         learners = row["learners"].split(";") if row["learners"] else []
         assert int(row["count"]) == len(learners)
@@ -163,7 +200,7 @@ def test_misconceptions_csv_counts_each_category_exactly(graded):
         found.setdefault(row["grade_id"], {})[category] = sorted(learners)
         if row["category"] == "mistake":
             assert row["message"], "a catalogued mistake comes with its message"
-    assert list(found) == list(EXERCISES), "exercises in lesson order"
+    assert list(found) == list(ALL_EXERCISES), "exercises in lesson order"
     for gid, expected in EXPECTED.items():
         for category, learners in expected.items():
             assert found[gid][category] == learners, (gid, category)
@@ -171,12 +208,16 @@ def test_misconceptions_csv_counts_each_category_exactly(graded):
         assert {c for c, v in named.items() if v} == {c for c in expected if c.startswith("mis")}
         assert found[gid]["incomplete"] == []
     still_b2 = next(r for r in rows if r["mistake"] == "exponent_not_lowered" and r["count"] == "7")
-    assert "still has b²" in still_b2["message"] and still_b2["title"] == "∂Q/∂b by hand"
+    assert "still has b" in still_b2["message"] and still_b2["title"] == "∂Q/∂b by hand"
+    # an answer copied from another learner's variant is counted as such, not as a mistake
+    copied = next(r for r in rows if r["mistake"] == "other-variant" and r["count"] == "1")
+    assert copied["grade_id"] == "dq_da_tests" and copied["learners"] == "cp_0"
+    assert "another learner's variant" in copied["message"]
 
 
 def test_items_csv_has_difficulty_and_discrimination(graded):
     rows = {r["grade_id"]: r for r in read_csv(graded.out / "items.csv")}
-    assert list(rows) == list(EXERCISES)
+    assert list(rows) == list(ALL_EXERCISES)
     for gid, row in rows.items():
         assert int(row["n"]) == len(PLAN)
         difficulty, discrimination = float(row["difficulty"]), float(row["discrimination"])
@@ -185,7 +226,7 @@ def test_items_csv_has_difficulty_and_discrimination(graded):
         assert int(row["right"]) == right
         assert difficulty == pytest.approx(right / len(PLAN), abs=1e-3)
         assert int(row["blank"]) == 3
-    assert (rows["dq_db_tests"]["wrong"], rows["dq_da_tests"]["wrong"]) == ("9", "4")
+    assert (rows["dq_db_tests"]["wrong"], rows["dq_da_tests"]["wrong"]) == ("9", "5")
     assert (rows["dq_da_tests"]["rule"], rows["dq_db_tests"]["rule"]) == ("2", "0")
 
 
@@ -211,10 +252,11 @@ def test_the_report_counts_each_category_exactly(graded):
     assert counts[("a", "rule")] == 2 and counts[("b", "rule")] == 0
     assert counts[("a", "blank")] == counts[("b", "blank")] == 3
     assert counts[("b", "unrecognised")] == 2 and counts[("a", "unrecognised")] == 0
-    assert counts[("a", "right")] == 21 and counts[("b", "right")] == 18
+    assert counts[("a", "mistake:other-variant")] == 1
+    assert counts[("a", "right")] == 22 and counts[("b", "right")] == 20
     # Both languages: the titles, the mistake's message, the labels.
     assert "∂Q/∂b by hand · 手算 ∂Q/∂b" in b
-    assert "still has b²" in b and "还留着 b²" in b
+    assert "still has b" in b and "还留着 b" in b
     assert "not answered · 未作答" in b and "rules broken · 违反规则" in a
     # The unrecognised wrong answers name their learners, so the instructor can look.
     assert all(f"<code>{s}</code>" in b for s in GROUPS["odd"])
@@ -231,14 +273,18 @@ def test_the_report_summarises_the_class_and_flags_items(graded):
     page = _report(graded)
     summary = page[page.index('<ol class="summary">') : page.index("</ol>")]
     common = re.findall(r'data-category="([^"]+)" data-count="(\d+)"', summary)
-    assert common == [("mistake:exponent_not_lowered", "7"), ("mistake:constant_dropped", "4")]
+    assert common == [
+        ("mistake:exponent_not_lowered", "7"),
+        ("mistake:constant_dropped", "4"),
+        ("mistake:other-variant", "1"),
+    ]
     assert "Most common mistakes · 最常见的错误" in page
     rows = re.findall(
         r'<tr data-exercise="([^"]+)" data-grade-id="([^"]+)">.*?data-difficulty="([\d.]*)".*?'
         r'data-discrimination="(-?[\d.]*)"',
         page,
     )
-    assert [gid for _, gid, _, _ in rows] == list(EXERCISES)
+    assert [gid for _, gid, _, _ in rows] == list(ALL_EXERCISES)
     for _, _, difficulty, discrimination in rows:
         float(difficulty), float(discrimination)  # numbers, not blanks
     assert "difficulty · 难度" in page and "discrimination · 区分度" in page
@@ -246,7 +292,8 @@ def test_the_report_summarises_the_class_and_flags_items(graded):
 
 def test_the_report_has_every_learner_with_links_to_their_feedback(graded):
     page = _report(graded)
-    table = page[page.index('<table class="students">') :]
+    assert page.count('<table class="students">') == len(LESSONS)  # one per lesson
+    table = page[page.index('<table class="students">') :]  # lesson 2's
     table = table[: table.index("</table>")]
     learners = re.findall(r'<tr data-learner="([^"]+)">', table)
     assert learners == EVERYONE
@@ -265,13 +312,18 @@ def test_grades_csv_has_a_column_per_exercise_after_nbgraders(graded):
     columns = list(rows[0])
     nbgrader = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name"]
     assert columns[: len(nbgrader)] == nbgrader and "max_score" in columns[:11]
-    assert columns[11:] == [f"{LESSON}:{gid}" for gid in EXERCISES]
-    by = {r["student_id"]: r for r in rows}
-    assert by["b2_0"][f"{LESSON}:dq_db_tests"] == "0"
-    assert by["b2_0"][f"{LESSON}:dq_da_tests"] == "1"
+    assert columns[11:] == [f"{LESSON_OF[gid]}:{gid}" for gid in ALL_EXERCISES]
+    by = {(r["student_id"], r["assignment"]): r for r in rows}
+    assert len(by) == len(rows) == 2 * len(PLAN)
+    assert by[("b2_0", LESSON)][f"{LESSON}:dq_db_tests"] == "0"
+    assert by[("b2_0", LESSON)][f"{LESSON}:dq_da_tests"] == "1"
+    assert by[("cp_0", LESSON)][f"{LESSON}:dq_da_tests"] == "0"
     for r in rows:
-        assert sum(float(r[c]) for c in columns[11:]) == pytest.approx(float(r["score"]))
-    assert float(by["ok_00"]["score"]) == sum(graded.points.values())
+        mine = [c for c in columns[11:] if c.startswith(r["assignment"] + ":")]
+        assert all(r[c] == "" for c in columns[11:] if c not in mine)
+        assert sum(float(r[c]) for c in mine) == pytest.approx(float(r["score"]))
+    for lesson in LESSONS:
+        assert float(by[("ok_00", lesson)]["score"]) == sum(graded.points[lesson].values())
 
 
 MAP_LINES = ["student_id,lms_id,name,section"] + [
@@ -292,13 +344,15 @@ def test_lms_exports_from_the_readme(graded):
     assert "odd_1" in canvas.stderr and "不在映射文件" in canvas.stderr
     with (graded.out / "canvas.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", LESSON]
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *LESSONS]
     assert rows[1][0].strip() == "Points Possible"
-    assert rows[1][5] == f"{sum(graded.points.values()):g}"
+    full = [f"{sum(graded.points[lesson].values()):g}" for lesson in LESSONS]
+    assert rows[1][5:] == full
     people = {r[2]: r for r in rows[2:]}
     assert len(people) == len(PLAN) - 1 and "odd_1@example.edu" not in people
     assert people["b2_0@example.edu"] == [
-        "Learner b2_0", "", "b2_0@example.edu", "", "B", f"{sum(graded.points.values()) - 1:g}"
+        "Learner b2_0", "", "b2_0@example.edu", "", "B",
+        f"{sum(graded.points[LESSON].values()) - 1:g}", full[1],
     ]  # fmt: skip
     notes = (graded.out / "canvas-notes.txt").read_text(encoding="utf-8")
     assert "odd_1" in notes and "1 learner(s)" in notes and "1 名" in notes
@@ -308,9 +362,9 @@ def test_lms_exports_from_the_readme(graded):
     assert "odd_1" in moodle.stderr
     with (graded.out / "moodle.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["email", LESSON]
-    scores = dict(rows[1:])
-    assert len(scores) == len(PLAN) - 1 and scores["blank_0@example.edu"] == "0"
+    assert rows[0] == ["email", *LESSONS]
+    scores = {r[0]: r[1:] for r in rows[1:]}
+    assert len(scores) == len(PLAN) - 1 and scores["blank_0@example.edu"] == ["0", "0"]
     assert "odd_1" in (graded.out / "moodle-notes.txt").read_text(encoding="utf-8")
 
 
@@ -319,7 +373,7 @@ def test_similarity_flags_the_two_copied_pairs_and_nothing_else(graded):
     assert list(rows[0]) == ["lesson", "exercise", "learner_a", "learner_b", "similarity", "tokens"]
     found = [(r["exercise"], r["learner_a"], r["learner_b"]) for r in rows]
     # Each pair in the exercise it copied and in the notebook as a whole; the honest answers,
-    # the 18 who wrote the lesson's own answer, the one-liners and the identical 3-line
+    # those who wrote the lesson's own answer, the one-liners and the identical 3-line
     # .backward() answers (too short to tell anything) are not flagged.
     assert sorted(found) == sorted(
         [
@@ -330,7 +384,7 @@ def test_similarity_flags_the_two_copied_pairs_and_nothing_else(graded):
         ]
     )
     for r in rows:
-        assert r["lesson"] == LESSON
+        assert r["lesson"] == CHECKS
         assert float(r["similarity"]) >= 0.8 and int(r["tokens"]) >= 80
     similarities = [float(r["similarity"]) for r in rows]
     assert similarities == sorted(similarities, reverse=True)
