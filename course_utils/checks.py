@@ -351,8 +351,8 @@ def _check_bools(actual: Any, expected: list, name: str, hint: Msg | None) -> No
     if len(actual) != n:
         _fail(
             Msg(
-                f"✗ {name}: expected {n} items, one per line, got {len(actual)}.",
-                f"✗ {name}：应有 {n} 项（每行一项），实际得到 {len(actual)} 项。",
+                f"✗ {name}: expected {n} answers, one per item, got {len(actual)}.",
+                f"✗ {name}：应有 {n} 个答案（每项一个），实际得到 {len(actual)} 个。",
             ),
             hint,
         )
