@@ -137,7 +137,7 @@ def test_a_list_of_bools_is_compared_item_by_item():
     check_value((True, False), [True, False])  # the grader's round trip makes a tuple
     cases = {
         "item 1": [True, True, True],
-        "3 items": [True, False],
+        "3 answers": [True, False],
         "Python bools": torch.tensor([True, False, True]),
     }
     for said, actual in cases.items():
