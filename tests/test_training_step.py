@@ -85,7 +85,7 @@ def test_the_shape_slips_are_named(slip):
         return (w.T, b) if slip == "transposed" else (w, b.expand(x.shape[0], -1))
 
     told = _told(answer, "learner")
-    expected = "shape of Wᵀ" if slip == "transposed" else "one row per image"
+    expected = "transpose of the right one" if slip == "transposed" else "one row per image"
     assert expected in told.en, told.en
 
 

@@ -44,7 +44,7 @@ BIAS_LOSSES = {
 
 def _bias_args(gen: torch.Generator) -> tuple:
     loss = sorted(BIAS_LOSSES)[_int(gen, 0, len(BIAS_LOSSES) - 1)]
-    return loss, _int(gen, 1, 16), _int(gen, 2, 1000), _int(gen, 1, 3)
+    return loss, _int(gen, 2, 16), _int(gen, 2, 1000), _int(gen, 1, 3)
 
 
 def _bias_reference(loss: str, batch: int, classes: int, calls: int) -> float:
@@ -144,7 +144,9 @@ register(
                 ),
             ),
         ),
-        edge_cases=lambda: [("sum", 1, 1000, 1), ("mean", 4, 1000, 2), ("batch_mean", 3, 10, 1)],
+        # a batch of images under each loss (the page shows one image), and calls that add up
+        trials=12,
+        edge_cases=lambda: [("sum", 4, 1000, 1), ("mean", 4, 1000, 2), ("batch_mean", 3, 10, 2)],
     )
 )
 
@@ -306,6 +308,14 @@ def _target(y, classes: int, eps: float, shrink: bool = True):
     return (1 - eps if shrink else 1.0) * one_hot + eps / classes
 
 
+TRANSPOSED = Msg(
+    "Your weight gradient is the transpose of the right one, the shape of Wᵀ (inputs × classes): "
+    "a gradient has the shape of its parameter, classes × inputs like weight, entry for entry.",
+    "你的权重梯度是正确答案的转置，形状是 Wᵀ 的形状（输入数 × 类别数）：梯度与它的参数形状相同，"
+    "应当和 weight 一样是类别数 × 输入数，而且逐个元素对应。",
+)
+
+
 def _head_member(eps: float, temperature: float) -> Variant:
     def grad(z, y, classes, *, eps=eps, t=temperature, over=1, outer=True, shrink=True):
         p = torch.softmax(z / t, dim=over)
@@ -395,13 +405,23 @@ def _head_member(eps: float, temperature: float) -> Variant:
                 ),
             ),
         )
-    return Variant(reference=_head_reference(eps, temperature), mistakes=common + own)
+    reference = _head_reference(eps, temperature)
+    return Variant(
+        reference=reference,
+        mistakes=common + own,
+        diagnoses=((_transposed_of(reference), TRANSPOSED),),
+    )
 
 
-def _transposed(args: tuple, actual) -> bool:
-    x, weight, _, _ = args
-    w = actual[0]
-    return tuple(w.shape) == (x.shape[1], weight.shape[0]) and w.shape != weight.shape
+def _transposed_of(reference):
+    """Whether the weight gradient is the right one transposed (square weights included)."""
+
+    def transposed(args: tuple, actual) -> bool:
+        right = reference(*args)[0].T
+        w = actual[0]
+        return tuple(w.shape) == tuple(right.shape) and torch.allclose(w, right)
+
+    return transposed
 
 
 def _bias_per_image(args: tuple, actual) -> bool:
@@ -448,15 +468,6 @@ register(
             ),
         ),
         diagnoses=(
-            (
-                _transposed,
-                Msg(
-                    "Your weight gradient has the shape of Wᵀ (inputs × classes): a gradient has "
-                    "the shape of its parameter, here classes × inputs, like weight.",
-                    "你的权重梯度的形状是 Wᵀ 的形状（输入数 × 类别数）：梯度的形状与它的参数相同，"
-                    "这里应当和 weight 一样，是类别数 × 输入数。",
-                ),
-            ),
             (
                 _bias_per_image,
                 Msg(
