@@ -79,21 +79,6 @@ def two_moons(
     return points[order].to(dtype), labels[order]
 
 
-def nearest_moon(points: torch.Tensor) -> torch.Tensor:
-    """The label of the half circle nearest to each point (the noise-free truth)."""
-    p = points.double() + torch.tensor([0.5, 0.25], dtype=torch.float64)
-
-    def distance(centre: tuple[float, float], upper: bool) -> torch.Tensor:
-        d = p - torch.tensor(centre, dtype=torch.float64)
-        on_arc = d[:, 1] >= 0 if upper else d[:, 1] <= 0
-        to_circle = (d.norm(dim=1) - 1).abs()
-        ends = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64)
-        to_ends = torch.cdist(d, ends).min(dim=1).values
-        return torch.where(on_arc, to_circle, to_ends)
-
-    return (distance((1.0, 0.5), upper=False) < distance((0.0, 0.0), upper=True)).long()
-
-
 def split(
     x: torch.Tensor, labels: torch.Tensor, val_fraction: float = 0.3
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

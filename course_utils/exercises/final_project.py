@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from course_utils.checks import CheckFailure, check_tensor
 from course_utils.exercises import BY_HAND, OPTIM, Exercise, Mistake, Variant, register
 from course_utils.i18n import Msg
-from course_utils.project import ACTIVATION_FAMILY, ACTIVATIONS, nearest_moon, two_moons
+from course_utils.project import ACTIVATION_FAMILY, ACTIVATIONS, two_moons
 
 GRAD_NAMES = ("d_logits", "d_W2", "d_b2", "d_h", "d_z1", "d_W1", "d_b1")
 ACCURACY_THRESHOLD = 0.95
@@ -328,7 +328,7 @@ _grad_exercise(
         + _HINT_SHAPES,
     ),
     (NO_MEAN, NO_ONE_HOT, SIGN),
-    "the softmax/cross-entropy gradient, which no lesson derives",
+    "the softmax/cross-entropy gradient as the first link of a whole classifier's backward pass",
 )
 
 _grad_exercise(
@@ -649,6 +649,22 @@ register(
 
 # ----------------------------------------------------------------------------------------
 # Part 4 · training with your own gradients: validation accuracy over a threshold
+
+
+def nearest_moon(points: torch.Tensor) -> torch.Tensor:
+    """The label of the half circle nearest to each point: the noise-free truth the validation
+    accuracy is measured against (grader-only, so that no kernel can ask it)."""
+    p = points.double() + torch.tensor([0.5, 0.25], dtype=torch.float64)
+
+    def distance(centre: tuple[float, float], upper: bool) -> torch.Tensor:
+        d = p - torch.tensor(centre, dtype=torch.float64)
+        on_arc = d[:, 1] >= 0 if upper else d[:, 1] <= 0
+        to_circle = (d.norm(dim=1) - 1).abs()
+        ends = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64)
+        to_ends = torch.cdist(d, ends).min(dim=1).values
+        return torch.where(on_arc, to_circle, to_ends)
+
+    return (distance((1.0, 0.5), upper=False) < distance((0.0, 0.0), upper=True)).long()
 
 
 def _fit_args(gen: torch.Generator) -> tuple:
