@@ -1,4 +1,4 @@
-"""Lesson 8 · Capstone: a scalar reverse-mode autodiff engine, checked against torch.autograd.
+"""Lesson 5 · Build your own autograd: a scalar reverse-mode autodiff engine, checked against torch.autograd.
 
 An expression is a *program*: a tuple of instructions. Nodes 0 … n−1 are the leaves
 x0 … x(n−1); instruction k creates node n + k from earlier nodes:
@@ -106,6 +106,14 @@ _WRONG_RULES = {
     "tanh_from_input": lambda op, a, b, args: (
         _slope(a.tanh(), 1 - a.detach() ** 2, a) if op == "tanh" else None
     ),
+    # tanh's derivative taken as t·(1 − t), the logistic sigmoid's rule
+    "tanh_sigmoid_rule": lambda op, a, b, args: (
+        _slope(a.tanh(), a.detach().tanh() * (1 - a.detach().tanh()), a) if op == "tanh" else None
+    ),
+    # relu's gradient multiplied by its output instead of passed or blocked
+    "relu_times_output": lambda op, a, b, args: (
+        _slope(a.relu(), a.detach().relu(), a) if op == "relu" else None
+    ),
     # relu's derivative taken as 1 everywhere
     "relu_always_one": lambda op, a, b, args: (
         _slope(a.relu(), torch.ones_like(a), a) if op == "relu" else None
@@ -150,6 +158,101 @@ def _engine_mistake(rule: str, en: str, zh: str, *, value_only: bool = False) ->
     return Mistake(rule, answer, Msg(en, zh))
 
 
+# --- wrong traversals, for the catalogue of backward()'s mistakes ---------------------------
+
+
+def _local_graph(leaves: torch.Tensor, program) -> tuple[list[float], list[list[tuple]]]:
+    """The Value graph the lesson's class builds for ``program``: each node's value and, per
+    operand slot, (child node or None for a constant, local derivative). ``x - y`` is built
+    as ``x + (y * -1.0)`` and ``-x`` as ``x * -1.0``, as the given operators build them, so a
+    wrong traversal visits what the learner's engine visits. Local derivatives come from torch.
+    """
+    values = [float(v) for v in torch.as_tensor(leaves, dtype=torch.float64)]
+    slots: list[list[tuple]] = [[] for _ in values]
+
+    def add_node(value: float, node_slots: list[tuple]) -> int:
+        values.append(value)
+        slots.append(node_slots)
+        return len(values) - 1
+
+    index = list(range(len(values)))  # program node -> graph node
+    for op, *args in program:
+        operands = [args[0]] + ([args[1]] if op in BINARY else [])
+        ts = [
+            torch.tensor(values[index[a]] if isinstance(a, int) else float(a), dtype=torch.float64)
+            for a in operands
+        ]
+        ts = [t.requires_grad_(True) for t in ts]
+        if op == "sub" and isinstance(operands[1], int):
+            negated = add_node(-values[index[operands[1]]], [(index[operands[1]], -1.0), (None, 0)])
+            operands, op = [operands[0], negated], "add"
+            ts[1] = torch.tensor(values[negated], dtype=torch.float64, requires_grad=True)
+            children = [index[operands[0]] if isinstance(operands[0], int) else None, negated]
+        else:
+            children = [index[a] if isinstance(a, int) else None for a in operands]
+        if op == "neg":
+            out = ts[0] * -1.0
+            children.append(None)
+        elif op == "pow":
+            out = ts[0] ** args[1]
+        else:
+            out = run_program(ts, [(op, 0, 1) if op in BINARY else (op, 0)])
+        locals_ = torch.autograd.grad(out, ts, allow_unused=True)
+        local = [0.0 if g is None else float(g) for g in locals_]
+        local += [0.0] * (len(children) - len(local))
+        index.append(add_node(float(out.detach()), list(zip(children, local, strict=True))))
+    return values, slots
+
+
+def _traversal_engine(*, assign: bool = False, seen: bool = True, order: str = "reversed"):
+    """[value, grads] as a ``backward()`` with one slip computes them: ``assign`` sets each
+    operand's .grad with ``=``; ``seen=False`` builds the order without a visited set;
+    ``order`` is "reversed" (right), "forward" (not reversed), "recursive" (each node runs,
+    then its children, along every path) or "unseeded" (the output's gradient left at 0)."""
+
+    def answer(leaves: torch.Tensor, program) -> torch.Tensor:
+        n = len(torch.as_tensor(leaves))
+        values, slots = _local_graph(leaves, program)
+        grad = [0.0] * len(values)
+        root = len(values) - 1
+
+        def run(node: int) -> None:
+            for child, local in slots[node]:
+                if child is not None:
+                    grad[child] = local * grad[node] + (0.0 if assign else grad[child])
+
+        if order == "recursive":
+            grad[root] = 1.0
+
+            def go(node: int) -> None:
+                run(node)
+                for child, _ in slots[node]:
+                    if child is not None:
+                        go(child)
+
+            go(root)
+        else:
+            topo: list[int] = []
+            visited: set[int] = set()
+
+            def visit(node: int) -> None:
+                if seen and node in visited:
+                    return
+                visited.add(node)
+                for child, _ in slots[node]:
+                    if child is not None:
+                        visit(child)
+                topo.append(node)
+
+            visit(root)
+            grad[root] = 0.0 if order == "unseeded" else 1.0
+            for node in topo if order == "forward" else reversed(topo):
+                run(node)
+        return torch.tensor([values[root]] + grad[:n], dtype=torch.float64)
+
+    return answer
+
+
 def _layout_hint(*, with_grads: bool = True) -> Msg:
     """How the engine exercises' answers are laid out, and the lesson's tool to debug them."""
     if not with_grads:
@@ -172,6 +275,10 @@ def _layout_hint(*, with_grads: bool = True) -> Msg:
 register(
     Exercise(
         id="capstone.forward",
+        asks="build",
+        novel="the four operators of a scalar engine: each returns a Value that keeps its "
+        "operands as children and a rule that sends them their gradient; the page gives the "
+        "local derivatives, not the code",
         derives=False,
         engine=True,
         forbids=BY_HAND,
@@ -218,6 +325,10 @@ register(
 register(
     Exercise(
         id="capstone.backward",
+        asks="build",
+        novel="the backward traversal: an order in which a node passes on its gradient only once "
+        "every use of it has sent its share; the page states that requirement, not an algorithm, "
+        "and leaves the learner to find why the rules must add",
         process=("with_your_engine",),
         engine=True,
         forbids=BY_HAND,
@@ -228,19 +339,20 @@ register(
             Msg(
                 "backward() must visit the nodes so that each one has received the gradient from "
                 "all of its uses before it passes it on, and a node used twice gets both "
-                "contributions. Compare a few local rules with what you know from lesson 3.",
+                "contributions. Compare a few local rules with what you know from lesson 2.",
                 "backward() 访问节点的顺序必须保证：一个节点在收齐所有用到它之处传来的梯度之后，"
-                "才把梯度继续往下传；被用了两次的节点要得到两份贡献。再把几条局部规则与第 3 课的结论对照一下。",
+                "才把梯度继续传给它的子节点；被用了两次的节点要得到两份贡献。再把几条局部规则与第 2 课的结论对照一下。",
             )
             + _layout_hint(),
             Msg(
-                "Build a topological order (a depth-first search that appends a node after its "
-                "children) and walk it backwards from the output, whose gradient is 1. Each "
-                "_backward adds into its operands' .grad rather than setting it. Check the rules "
-                "of a product, of a quotient's denominator, and of a power.",
-                "先构造一个拓扑序（深度优先搜索，在访问完子节点之后再加入当前节点），"
-                "再从梯度为 1 的输出开始倒着走。每个 _backward 都把梯度累加到操作数的 .grad 上，而不是赋值。"
-                "检查乘积、商的分母以及幂运算的局部规则。",
+                "A depth-first search can list each node after everything it was computed from, "
+                "once, however many paths reach it; walked backwards from the output, whose own "
+                "gradient is 1, that order is the one you need. Where does a node used twice "
+                "get its second share? Check the rules of a product, of a quotient's denominator "
+                "and of a power.",
+                "深度优先搜索可以把每个节点排在计算出它的所有节点之后，而且无论有多少条路径到达它，"
+                "它都只出现一次；从输出（它自己的梯度是 1）开始倒着走这个顺序，正是你需要的顺序。"
+                "被用了两次的节点，第二份梯度落在哪里？再检查乘积、商的分母以及幂运算的局部规则。",
             )
             + _layout_hint(),
         ),
@@ -261,6 +373,60 @@ register(
                 "The gradient that a / b sends to b forgot the numerator a.",
                 "a / b 传给 b 的梯度漏掉了分子 a。",
             ),
+            Mistake(
+                "grad_assigned",
+                _traversal_engine(assign=True),
+                Msg(
+                    "A Value used more than once kept only one of its shares (in x * x, x.grad "
+                    "came out as x, not 2x): a rule that sets an operand's .grad with = throws "
+                    "away what the other uses had already sent. Shares from several uses add up.",
+                    "被用了不止一次的 Value 只留下了一份梯度（在 x * x 中，x.grad 得到的是 x，"
+                    "而不是 2x）：用 = 给操作数的 .grad 赋值，会丢掉其他用处已经传来的梯度。"
+                    "来自多处的梯度应该相加。",
+                ),
+            ),
+            Mistake(
+                "order_without_visited_set",
+                _traversal_engine(seen=False),
+                Msg(
+                    "A node reached along two paths ran its _backward twice and sent its share "
+                    "twice: your order lists it once per path. Each node belongs in it once.",
+                    "沿两条路径都能到达的节点把它的 _backward 运行了两次，梯度也就传了两次：你的顺序里，"
+                    "每条路径都把它列了一遍。每个节点在顺序里只能出现一次。",
+                ),
+            ),
+            Mistake(
+                "recursive_push",
+                _traversal_engine(order="recursive"),
+                Msg(
+                    "Your backward() passes a node's gradient on as soon as one path reaches it, "
+                    "before every use has sent its share, and again along every other path. A "
+                    "node may pass its gradient on only once that gradient is complete.",
+                    "你的 backward() 一沿某条路径到达节点，就把它的梯度传出去，这时并非所有用处都已传来"
+                    "各自的那份梯度；沿其他路径到达时又传一次。节点的梯度完整之后，才能继续传给子节点。",
+                ),
+            ),
+            Mistake(
+                "order_not_reversed",
+                _traversal_engine(order="forward"),
+                Msg(
+                    "Your nodes ran their _backward from the leaves up, while their gradients were "
+                    "still 0, so only the output's operands received anything. The output's rule "
+                    "runs first, and each node after all the nodes that use it.",
+                    "你的节点从叶子节点开始依次运行 _backward，而那时它们的梯度还是 0，所以只有输出的"
+                    "操作数收到了梯度。应当先运行输出的规则，每个节点都排在所有用到它的节点之后。",
+                ),
+            ),
+            Mistake(
+                "not_seeded",
+                _traversal_engine(order="unseeded"),
+                Msg(
+                    "Every gradient came out 0: nothing started the backward pass. Every rule "
+                    "multiplies by the output's gradient; what is d out / d out?",
+                    "所有梯度都是 0：反向传播根本没有启动。每条规则都要乘以输出的梯度；"
+                    "d out / d out 等于多少？",
+                ),
+            ),
         ),
         edge_cases=lambda: ARITHMETIC_CASES,
         rtol=1e-6,
@@ -271,6 +437,9 @@ register(
 register(
     Exercise(
         id="capstone.nonlinear",
+        asks="derive",
+        novel="the local derivatives of tanh and relu, which the page does not list: tanh′ "
+        "through the node's own output, relu's with torch's value at 0",
         process=("with_your_engine",),
         engine=True,
         forbids=BY_HAND,
@@ -286,20 +455,31 @@ register(
             )
             + _layout_hint(),
             Msg(
-                "tanh's derivative is cheapest from its output, which the node already holds. "
-                "relu passes the gradient where its input was positive and blocks it elsewhere, "
-                "as torch does.",
-                "tanh 的导数用它的输出来算最省事，而节点里已经存着这个输出。relu 在输入为正的地方"
-                "让梯度通过，在其他地方把它挡住，与 torch 一致。",
+                "Write tanh as a quotient of exponentials and differentiate it: the result can be "
+                "written with tanh itself, which the node already holds. relu is the identity on "
+                "one side of 0 and a constant on the other.",
+                "把 tanh 写成指数函数之商再求导：结果可以只用 tanh 本身表示，而节点里已经存着它。"
+                "relu 在 0 的一侧是恒等函数，在另一侧是常数。",
             )
             + _layout_hint(),
         ),
         mistakes=(
             _engine_mistake(
                 "tanh_from_input",
-                "tanh's derivative was computed from its input a; it is 1 − t² with t = tanh(a), "
-                "the output.",
-                "tanh 的导数是用输入 a 算的；它应该是 1 − t²，其中 t = tanh(a) 是输出。",
+                "tanh's derivative used the input a where the output t = tanh(a) belongs.",
+                "tanh 的导数里用了输入 a，而那里应该是输出 t = tanh(a)。",
+            ),
+            _engine_mistake(
+                "tanh_sigmoid_rule",
+                "tanh's derivative came out as t · (1 − t), the logistic sigmoid's rule; tanh's "
+                "own is a different expression in t.",
+                "tanh 的导数算成了 t · (1 − t)，那是 logistic sigmoid 的规则；tanh 的导数是 t 的另一个式子。",
+            ),
+            _engine_mistake(
+                "relu_times_output",
+                "relu multiplied the gradient by its output; its local derivative is a slope, 1 "
+                "or 0, not its value.",
+                "relu 把梯度乘上了它的输出；它的局部导数是斜率（1 或 0），而不是它的值。",
             ),
             _engine_mistake(
                 "relu_always_one",
@@ -356,7 +536,9 @@ def _train_edge_cases() -> list[tuple]:
     return [(xs, ys, w0, b0, 0.3, 1), (xs, ys, w0, b0, 0.0, 4), (xs, ys, w0, b0, 0.5, 12)]
 
 
-def _train_variant(xs, ys, w0, b0, lr, steps, *, mean=True, reset=True, after=False, tanh=True):
+def _train_variant(
+    xs, ys, w0, b0, lr, steps, *, mean=True, reset=True, after=False, tanh=True, sign=1.0
+):
     """Training losses as a learner's loop with one slip computes them."""
     w, b = w0.double().clone(), b0.double().clone()
     gw, gb = torch.zeros_like(w), torch.zeros_like(b)
@@ -371,7 +553,7 @@ def _train_variant(xs, ys, w0, b0, lr, steps, *, mean=True, reset=True, after=Fa
         if reset:
             gw, gb = torch.zeros_like(w), torch.zeros_like(b)
         gw, gb = gw + xs.double().T @ slope, gb + slope.sum()
-        w, b = w - lr * gw, b - lr * gb
+        w, b = w - sign * lr * gw, b - sign * lr * gb
         if after:
             z = xs.double() @ w + b
             out = torch.tanh(z) if tanh else z
@@ -383,6 +565,10 @@ def _train_variant(xs, ys, w0, b0, lr, steps, *, mean=True, reset=True, after=Fa
 register(
     Exercise(
         id="capstone.train",
+        asks="build",
+        novel="a whole training loop on the learner's engine from its goal alone (the losses "
+        "before each update must match torch's): the page gives the loss and the update rule, "
+        "not the steps, nor where accumulation must be undone",
         process=("with_your_engine",),
         derives=False,
         engine=True,
@@ -392,20 +578,21 @@ register(
         reference=train_reference,
         hints=(
             Msg(
-                "Each step: build the loss from the current parameters, record it, clear the old "
-                "gradients, run backward, and move the parameters against their gradients. The "
-                "list holds the loss seen before each update.",
-                "每一步：用当前参数构造损失，记下它，清掉旧的梯度，执行反向传播，再让参数逆着梯度移动。"
-                "列表里记录的是每次更新之前的损失。",
+                "Your engine builds a new graph each time you compute the loss, but the "
+                "parameters are the same Values at every step. What is in their .grad when "
+                "backward() starts the second time? Which loss goes in the list: the one before "
+                "the update or after it?",
+                "每算一次损失，你的引擎都会构建一个新的计算图，但参数在每一步都是同样的那几个 Value。"
+                "第二次调用 backward() 时，它们的 .grad 里有什么？列表里要的是更新之前的损失，还是更新之后的？",
             ),
             Msg(
-                "backward accumulates, in your engine as in torch: reset every parameter's .grad "
-                "before each backward. The loss is a mean over the samples, and each sample goes "
-                "through tanh. Update .data, so that the update is not part of the next graph. "
-                "To debug, compute the first step with torch alone and compare the first loss "
-                "and the first update.",
-                "在你的引擎里和在 torch 里一样，backward 会累加梯度：每次 backward 之前都要把每个参数的 "
-                ".grad 清零。损失是对样本取平均，每个样本都要经过 tanh。更新 .data，"
+                "backward accumulates, in your engine as in torch, so every parameter's .grad "
+                "must start each backward pass from 0. The loss is a mean over the samples, each "
+                "through tanh, and gradient descent steps against the gradient. Update .data, so "
+                "that the update is not part of the next graph. To debug, compute the first step "
+                "with torch alone and compare the first loss and the first update.",
+                "在你的引擎里和在 torch 里一样，backward 会累加梯度，所以每次反向传播开始时，每个参数的 "
+                ".grad 都必须是 0。损失是对样本取平均，每个样本都要经过 tanh；梯度下降是逆着梯度走的。更新 .data，"
                 "这样更新本身就不会进入下一步的计算图。"
                 "调试时，可以用 torch 把第一步单独算一遍，看第一个损失和第一次更新是否一致。",
             ),
@@ -434,6 +621,15 @@ register(
                 Msg(
                     "You recorded each loss after the update; the list holds the loss before it.",
                     "你在更新之后才记录损失；列表里应该是更新之前的损失。",
+                ),
+            ),
+            Mistake(
+                "ascent",
+                lambda *a: _train_variant(*a, sign=-1.0),
+                Msg(
+                    "Your loss grows: the parameters moved along their gradients. Gradient "
+                    "descent moves them against it.",
+                    "你的损失在变大：参数是顺着梯度移动的。梯度下降要让参数逆着梯度移动。",
                 ),
             ),
             Mistake(
