@@ -1,4 +1,4 @@
-"""Lesson 9 · Autograd's tools: autograd.grad, create_graph, hooks, in-place operations."""
+"""Lesson 11 · Autograd's tools: autograd.grad, create_graph, hooks, in-place operations."""
 
 from __future__ import annotations
 
@@ -64,7 +64,10 @@ def _no_create_graph(f: NamedFunction, x: torch.Tensor) -> torch.Tensor:
 register(
     Exercise(
         id="autograd_tools.second_derivative",
-        title=Msg("A second derivative with autograd", "用 autograd 求二阶导数"),
+        asks="debug",
+        novel="why calling backward() twice returns f′ + f″ (the first gradient stays in .grad "
+        "and the second pass adds to it), and the fix; the page never calls backward twice",
+        title=Msg("Fix a second derivative", "修好一个二阶导数"),
         make_args=lambda gen: (
             ELEMENTWISE[random_size(gen, 0, len(ELEMENTWISE))],
             _randn(gen, random_size(gen)) * 1.5,
@@ -72,18 +75,21 @@ register(
         reference=lambda f, x: _derivatives(f, x, 2),
         hints=(
             Msg(
-                "Differentiate twice: the first derivative must itself be part of a graph, "
-                "so that autograd can differentiate it again.",
-                "求两次导：第一次求出的导数本身必须留在计算图里，autograd 才能再对它求导。",
+                "Compare what the buggy function returns with the first and the second "
+                "derivative of a function you know (x³ at x = 1 and 2, say). Where does the "
+                "second backward pass put its result, and what was already there?",
+                "拿一个你熟悉的函数（比如 x³ 在 x = 1 和 2 处）比较这个有错的函数的返回值与一阶、二阶导数。"
+                "第二次反向传播把结果放在哪里？那里原来已经有什么？",
             ),
             Msg(
-                "The first derivative comes from torch.autograd.grad, and one of its keyword "
-                "arguments keeps the result differentiable. The second derivative differentiates "
-                "that result, which needs the same reduction to a scalar as f(x) did. Return a "
-                "tensor without a graph (.detach()).",
-                "一阶导数用 torch.autograd.grad 求出，它有一个关键字参数能让求出的结果还可以再求导。"
-                "二阶导数就是对这个结果求导，和 f(x) 一样，要先把它归约成一个标量。"
-                "返回不带计算图的张量（.detach()）。",
+                "backward() adds into .grad, so the second pass lands on top of the first "
+                "derivative. Either reset .grad to None between the passes or, better, take both "
+                "derivatives with the function that returns gradients instead of accumulating "
+                "them (PyTorch's own warning recommends it). The first result must stay "
+                "differentiable; the answer must not (.detach()).",
+                "backward() 会累加到 .grad 中，所以第二次反向传播的结果叠加在了一阶导数上。"
+                "要么在两次之间把 .grad 重置为 None，要么（更好）用直接返回梯度、而不是累加梯度的那个函数求两次导"
+                "（PyTorch 自己的警告也这样建议）。第一次的结果必须还能再求导；最终结果则不能带计算图（.detach()）。",
             ),
         ),
         no_graph=True,
@@ -96,6 +102,16 @@ register(
             ),
         ),
         mistakes=(
+            Mistake(
+                "first_plus_second",
+                lambda f, x: _derivatives(f, x, 1) + _derivatives(f, x, 2),
+                Msg(
+                    "Your answer is the first derivative plus the second: the second backward() "
+                    "added its result to the first derivative still held in x.grad.",
+                    "你的结果是一阶导数加上二阶导数：第二次 backward() 把结果累加到了 x.grad 中"
+                    "仍然保存着的一阶导数上。",
+                ),
+            ),
             Mistake(
                 "first_derivative",
                 lambda f, x: _derivatives(f, x, 1),
@@ -157,6 +173,9 @@ register(
     Exercise(
         id="autograd_tools.hvp",
         process=("two_engine_runs",),
+        asks="derive",
+        novel="that H v is the gradient of one scalar built from the gradient and v, so two "
+        "backward passes give it; the page builds H row by row, one pass per element of x",
         forbids=frozenset({TORCH_FUNC}),  # torch.func.hessian builds the Hessian in two runs
         title=Msg("A Hessian-vector product", "海森矩阵-向量积"),
         make_args=_hvp_args,
@@ -170,11 +189,14 @@ register(
                 "这个标量要由 autograd 能给你的量构造出来。",
             ),
             Msg(
-                "H v is the gradient of the scalar (∇f · v). That takes two differentiations, and "
-                "the first one's result must stay differentiable; neither needs the Hessian. x "
-                "needs requires_grad=True first, and the answer must not carry a graph.",
-                "H v 就是标量 (∇f · v) 的梯度。这需要求两次导，而且第一次的结果必须还能再求导；"
-                "两次都用不到海森矩阵。x 要先设置 requires_grad=True，最终结果不能带计算图。",
+                "Row i of H (a symmetric matrix) is the gradient of element i of ∇f, and H v is "
+                "the sum of those rows weighted by the elements of v. A weighted sum of gradients is the gradient of the same "
+                "weighted sum: which scalar is that here? Its first ingredient must stay "
+                "differentiable, and the answer must not carry a graph.",
+                "H（一个对称矩阵）的第 i 行是 ∇f 第 i 个分量的梯度，而 H v 就是以 v 的各个分量为权重、"
+                "把这些行加起来的和。"
+                "梯度的加权和，就是同样加权之和的梯度：这里它是哪个标量？构造它的第一样东西必须还能再求导，"
+                "最终结果则不能带计算图。",
             ),
         ),
         no_graph=True,
@@ -189,9 +211,8 @@ register(
                 "gradient_only",
                 lambda f, x, v: _grad_of(f, x),
                 Msg(
-                    "You returned the gradient of f itself: H v is one differentiation further, "
-                    "the gradient of (gradient · v).",
-                    "你返回的是 f 本身的梯度：H v 还要再求一次导，即 (梯度 · v) 的梯度。",
+                    "You returned the gradient of f itself: H v is one differentiation further.",
+                    "你返回的是 f 本身的梯度：H v 还要再求一次导。",
                 ),
             ),
             Mistake(
@@ -199,8 +220,8 @@ register(
                 lambda f, x, v: _grad_of(f, x) * v,
                 Msg(
                     "You multiplied the gradient by v element by element: H v needs a second "
-                    "derivative, the gradient of (gradient · v).",
-                    "你把梯度与 v 逐元素相乘了：H v 需要二阶导数，即 (梯度 · v) 的梯度。",
+                    "derivative, with v inside what you differentiate the second time.",
+                    "你把梯度与 v 逐元素相乘了：H v 需要二阶导数，而且 v 要出现在第二次求导的对象里。",
                 ),
             ),
             Mistake(
@@ -229,74 +250,102 @@ def _fixed(
     x: torch.Tensor,
     w: torch.Tensor,
     *,
-    double: bool = True,
-    data: bool = False,
-    inside: bool = False,
+    shift: str = "out_of_place",
 ):
+    """The exercise's program, with the shift of tanh's output done one way or another.
+
+    ``shift``: ``"out_of_place"`` (the fix), ``"in_place"`` (the bug), ``"data"`` (hidden from the version counter: a
+    wrong gradient), ``"dropped"``, ``"inside"`` (moved before the tanh: another loss)."""
     w = w.detach().clone().requires_grad_(True)
-    if inside:  # the doubling moved before the sigmoid: another loss
-        h = torch.sigmoid(2 * (x @ w))
-        ((h - 1) ** 2).sum().backward()
-        return w.grad
-    h = torch.sigmoid(x @ w)
-    if data:
-        h.data.mul_(2)  # hides the change from the version counter: a wrong gradient
-    elif double:
-        h = h * 2
-    loss = ((h - 1) ** 2).sum()
-    loss.backward()
+    z = x @ w
+    z.mul_(0.5)  # harmless: the product saved x and w, not z
+    if shift == "inside":
+        a = torch.tanh(z + 0.1)
+    else:
+        a = torch.tanh(z)
+    if shift == "data":
+        a.data.add_(0.1)
+    elif shift == "out_of_place":
+        a = a + 0.1
+    elif shift == "in_place":  # the bug: tanh saved a for its backward
+        a.add_(0.1)
+    b = a * 3.0
+    b.sub_(1.0)  # harmless: a product with a number saves nothing of b
+    (b**2).sum().backward()
     return w.grad
 
 
 register(
     Exercise(
         id="autograd_tools.fixed_inplace",
+        asks="debug",
+        novel="three in-place operations, one of them harmful: which one, found from the error "
+        "and anomaly mode (which names the forward operation whose saved tensor changed, not "
+        "the line that changed it), and fixed without changing the loss",
         title=Msg("Debug this: an in-place operation", "调试：一处原地操作"),
         make_args=_layer_args,
         reference=_fixed,
         hints=(
             Msg(
-                "Read the error: the tensor it names (an output of Sigmoid) was saved for "
-                "backward and then changed in place. Keep the computation, change how it is done.",
-                "读一读报错：它提到的张量（Sigmoid 的输出）被保存下来供反向传播使用，之后又被原地修改了。"
-                "计算内容不变，改的是计算方式。",
+                "Run it under torch.autograd.detect_anomaly(): the second traceback points at the "
+                "forward operation whose saved tensor was changed. Which tensor did that "
+                "operation save, and which of the three in-place lines changed it afterwards?",
+                "在 torch.autograd.detect_anomaly() 下运行它：第二段回溯指向的是一个前向运算，"
+                "它保存的张量后来被改动了。这个运算保存的是哪个张量？三行原地操作中，哪一行事后改动了它？",
             ),
             Msg(
-                "Replace the in-place multiplication by one that makes a new tensor. Do not "
-                "reach for .data or torch.no_grad(): they silence the check, not the problem.",
-                "把原地乘法换成会生成新张量的乘法。不要用 .data 或 torch.no_grad()：它们只是让检查闭嘴，问题还在。",
+                "An in-place operation is harmful only on a tensor that an earlier operation "
+                "saved for backward: a product saves the factors it needs, tanh its output. "
+                "Rewrite only that line so that it makes a new tensor; keep the computation, and "
+                "do not reach for .data or torch.no_grad(): they get past the check, the problem "
+                "stays.",
+                "只有当某个前面的运算为反向传播保存了一个张量时，对这个张量的原地操作才有害："
+                "乘法保存它需要的因子，tanh 保存它的输出。只改写这一行，让它生成一个新张量；"
+                "计算内容不变。不要用 .data 或 torch.no_grad()：它们只是绕过了检查，问题依然存在。",
             ),
         ),
         mistakes=(
             Mistake(
                 "data_hides_it",
-                lambda x, w: _fixed(x, w, data=True),
+                lambda x, w: _fixed(x, w, shift="data"),
                 Msg(
-                    "Your gradient matches `h.data.mul_(2)`: .data hides the change from the "
-                    "version counter, so Sigmoid's backward reads the doubled values and the "
-                    "gradient is silently wrong.",
-                    "你的梯度与 `h.data.mul_(2)` 的结果一致：.data 让版本计数器看不到这次修改，"
-                    "于是 Sigmoid 的反向传播读到的是翻倍后的值，梯度悄无声息地算错了。",
+                    "Your gradient is the one you get with `.data` on the harmful line: .data "
+                    "hides the change from the version counter, so tanh's backward reads the "
+                    "shifted values and the gradient is silently wrong.",
+                    "你的梯度就是在有害的那一行用 `.data` 得到的结果：.data 让版本计数器看不到这次修改，"
+                    "于是 tanh 的反向传播读到的是平移之后的值，梯度悄无声息地算错了。",
                 ),
             ),
             Mistake(
-                "doubled_inside",
-                lambda x, w: _fixed(x, w, inside=True),
+                "shift_moved_inside",
+                lambda x, w: _fixed(x, w, shift="inside"),
                 Msg(
-                    "You moved the doubling inside the sigmoid: sigmoid(2z) is not 2·sigmoid(z). "
-                    "Keep the computation as it was and change only how h is doubled.",
-                    "你把乘以 2 挪到了 sigmoid 里面：sigmoid(2z) 不等于 2·sigmoid(z)。"
-                    "计算内容保持原样，只改变 h 翻倍的方式。",
+                    "You moved the shift inside the tanh: tanh(z + 0.1) is not tanh(z) + 0.1. "
+                    "Keep the computation as it was and change only how it is done.",
+                    "你把平移挪到了 tanh 里面：tanh(z + 0.1) 不等于 tanh(z) + 0.1。"
+                    "计算内容保持原样，只改变计算的方式。",
                 ),
             ),
             Mistake(
-                "doubling_dropped",
-                lambda x, w: _fixed(x, w, double=False),
+                "shift_dropped",
+                lambda x, w: _fixed(x, w, shift="dropped"),
                 Msg(
-                    "You removed the doubling: the loss must stay the same, only the in-place "
-                    "operation has to go.",
-                    "你把乘以 2 这一步删掉了：损失必须保持不变，要去掉的只是原地操作。",
+                    "You removed the shift of tanh's output: the loss must stay the same, only "
+                    "the in-place operation has to go.",
+                    "你把对 tanh 输出的平移删掉了：损失必须保持不变，要去掉的只是原地操作。",
                 ),
+            ),
+            Mistake(
+                "harmful_line_kept",
+                lambda x, w: _fixed(x, w, shift="in_place"),
+                Msg(
+                    "Backward still raises the in-place error: the line you need to change is "
+                    "still there. Anomaly mode names the forward operation whose saved tensor "
+                    "changed; look for an in-place operation on that tensor after it.",
+                    "反向传播仍然抛出原地操作的错误：需要改的那一行还在。异常检测模式指出的是一个前向运算，"
+                    "它保存的张量被改动了；请在它之后找出对这个张量的原地操作。",
+                ),
+                raises="RuntimeError",
             ),
         ),
     )
@@ -329,6 +378,9 @@ register(
     Exercise(
         id="autograd_tools.clipped_grad",
         process=("with_a_hook",),
+        asks="build",
+        novel="a hook that clips the gradient flowing into an intermediate tensor; the page "
+        "shows hooks that record a gradient and that mask one example's gradient, not a clip",
         title=Msg("Clipping an intermediate gradient with a hook", "用钩子裁剪中间梯度"),
         make_args=_clip_args,
         reference=_clipped,
@@ -336,7 +388,7 @@ register(
             Msg(
                 "The clipping applies to the gradient that flows into h, before it reaches w: "
                 "a hook on h can change that gradient on its way.",
-                "裁剪作用在流入 h 的梯度上，在它到达 w 之前：h 上的钩子可以在途中修改这个梯度。",
+                "裁剪的对象是流入 h、尚未到达 w 的那份梯度：h 上的钩子可以在途中修改它。",
             ),
             Msg(
                 "A hook on a tensor is a function of the gradient arriving there; what it returns "
@@ -353,7 +405,7 @@ register(
                 Msg(
                     "You clipped w.grad after backward: the exercise clips the gradient of h, "
                     "before it is multiplied into w's gradient.",
-                    "你是在反向传播之后裁剪 w.grad：这道练习要裁剪的是 h 的梯度，在它乘进 w 的梯度之前。",
+                    "你是在反向传播之后裁剪 w.grad：这道练习要在 h 的梯度乘进 w 的梯度之前就裁剪它。",
                 ),
             ),
             Mistake(
