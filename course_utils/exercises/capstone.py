@@ -407,6 +407,16 @@ register(
                 ),
             ),
             Mistake(
+                "not_seeded",
+                _traversal_engine(order="unseeded"),
+                Msg(
+                    "Every gradient came out 0: nothing started the backward pass. Every rule "
+                    "multiplies by the output's gradient; what is d out / d out?",
+                    "所有梯度都是 0：反向传播根本没有启动。每条规则都要乘以输出的梯度；"
+                    "d out / d out 等于多少？",
+                ),
+            ),
+            Mistake(
                 "order_not_reversed",
                 _traversal_engine(order="forward"),
                 Msg(
@@ -415,16 +425,6 @@ register(
                     "runs first, and each node after all the nodes that use it.",
                     "你的节点从叶子节点开始依次运行 _backward，而那时它们的梯度还是 0，所以只有输出的"
                     "操作数收到了梯度。应当先运行输出的规则，每个节点都排在所有用到它的节点之后。",
-                ),
-            ),
-            Mistake(
-                "not_seeded",
-                _traversal_engine(order="unseeded"),
-                Msg(
-                    "Every gradient came out 0: nothing started the backward pass. Every rule "
-                    "multiplies by the output's gradient; what is d out / d out?",
-                    "所有梯度都是 0：反向传播根本没有启动。每条规则都要乘以输出的梯度；"
-                    "d out / d out 等于多少？",
                 ),
             ),
         ),
