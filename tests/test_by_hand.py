@@ -28,6 +28,7 @@ from course_utils import rules as R
 from course_utils.checks import CheckFailure
 from course_utils.exercises import AUTOGRAD, all_exercises, check
 from tests import by_hand_corpus as corpus
+from tests.derivatives import dq_da_for
 from tests.test_grade import course_grade
 from tests.test_nbgrader_e2e import nbgrader, visible_text
 
@@ -157,7 +158,7 @@ def _chain_by_backward(a):
 
 def test_the_reference_inside_check_is_not_counted_against_the_learner():
     # every reference of these exercises runs autograd; only the learner's call is recorded
-    check("differentiation.grad_a", lambda a: 9 * a**2, hidden=True)
+    check("differentiation.grad_a", dq_da_for(), hidden=True)
     check("chain_rule.grad_a", lambda a: 6 * a**5, hidden=True)
 
 

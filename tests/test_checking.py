@@ -15,6 +15,7 @@ import pytest
 from autograder.lab.checking import Checker, Refused, make_app
 from course_utils import rules
 from course_utils.harness import argument_names, encode, same_randomness
+from tests.derivatives import dq_da_for
 
 
 def answer_with(checker: Checker, user: str, exercise_id: str, fn, hidden: bool = False):
@@ -34,16 +35,16 @@ def answer_with(checker: Checker, user: str, exercise_id: str, fn, hidden: bool 
     )
 
 
-def dq_da(a):
-    return 9 * a**2
+dq_da = dq_da_for("learner1")
 
 
 def test_a_right_answer_passes_and_a_wrong_one_is_named_with_a_hint():
     checker = Checker()
     told = answer_with(checker, "learner1", "differentiation.grad_a", dq_da, hidden=True)
     assert told["passed"] is True and told["message"]["en"].startswith("✓")
-    told = answer_with(checker, "learner1", "differentiation.grad_a", lambda a: 3 * a**2)
-    assert told["passed"] is False and "too small" in told["message"]["en"].splitlines()[0]
+    # learner1's Q has a² (5a²): the exponent lowered, its factor 2 forgotten
+    told = answer_with(checker, "learner1", "differentiation.grad_a", lambda a: 5 * a)
+    assert told["passed"] is False and "power rule" in told["message"]["en"].splitlines()[0]
     told = answer_with(checker, "learner1", "differentiation.grad_a", lambda a: a + 1.5)
     assert "Hint" in told["message"]["en"] and "提示" in told["message"]["zh"]
     assert "2/" in told["message"]["en"], "the next failure gets a stronger hint"

@@ -33,6 +33,7 @@ from autograder.grading.rules import checks_in
 from course_utils import rules as R
 from course_utils.checks import CheckFailure
 from course_utils.exercises import ANSWER_MIME, check
+from tests.derivatives import right_dq_da
 from tests.test_by_hand import LESSONS
 from tests.test_grade import course_grade
 from tests.test_nbgrader_e2e import visible_text
@@ -374,7 +375,7 @@ def _run_cells(*sources: str) -> list:
 
 
 def test_check_in_the_notebook_counts_tampering_anywhere_above_it():
-    answer = "def dq_da(a):\n    return 9 * a**2"
+    answer = right_dq_da()
     test = 'from course_utils import check\ncheck("differentiation.grad_a", dq_da)'
     outputs = _run_cells("import torch", "import sys\nprint(sys.version_info[0])", answer, test)
     errors = [o for o in outputs if o.output_type == "error"]

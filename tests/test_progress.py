@@ -12,6 +12,9 @@ from autograder.authoring.samples import lesson_paths
 from course_utils import check, progress
 from course_utils import scoreboard as board
 from course_utils.checks import CheckFailure
+from tests.derivatives import KEPT_POWER, dq_da_for, dq_da_lambda, kept_power_for
+
+ANSWER = dq_da_lambda()
 
 LESSON = "02_derivatives"
 
@@ -28,9 +31,9 @@ def released() -> dict:
 
 
 def test_each_exercise_by_title_with_its_verdict_and_points():
-    check("differentiation.grad_a", lambda a: 9 * a**2)
+    check("differentiation.grad_a", dq_da_for())
     with pytest.raises(CheckFailure):
-        check("differentiation.grad_b", lambda b: -2 * b**2)
+        check("differentiation.grad_b", kept_power_for())
 
     def stub(a, b, v):
         raise NotImplementedError()
@@ -40,10 +43,10 @@ def test_each_exercise_by_title_with_its_verdict_and_points():
     text = board.scoreboard(released())
     en, zh = text.en.splitlines(), text.zh.splitlines()
     assert en[1].startswith("  ✓ Exercise 1") and en[1].endswith("1/1")
-    assert en[2].startswith("  ✗ Exercise 2") and "still has b²" in en[2]
+    assert en[2].startswith("  ✗ Exercise 2") and KEPT_POWER[0] in en[2]
     assert en[3].startswith("  … Exercise 3") and "not answered yet" in en[3]
     assert en[4].startswith("  · Exercise 4") and "not checked yet" in en[4]
-    assert zh[1].startswith("  ✓ 练习 1") and "还留着 b²" in zh[2] and "还没有作答" in zh[3]
+    assert zh[1].startswith("  ✓ 练习 1") and KEPT_POWER[1] in zh[2] and "还没有作答" in zh[3]
     total = sum(
         float(c["metadata"]["nbgrader"].get("points", 0))
         for c in released()["cells"]
@@ -63,7 +66,7 @@ def test_progress_in_a_kernel_finds_its_own_notebook(tmp_path):
         cells=[
             nbformat.v4.new_code_cell(
                 "from course_utils import check, progress\n"
-                'check("differentiation.grad_a", lambda a: 9 * a**2)\nprogress()'
+                f'check("differentiation.grad_a", {ANSWER})\nprogress()'
             )
         ]
     )

@@ -97,6 +97,7 @@ CATALOGUED = (
     "computational_graph.",
     "finetuning.",
     "capstone.",
+    "autograd_tools.",
 )
 
 

@@ -326,12 +326,10 @@ PROCESS: dict[str, tuple[Callable[[dict], bool], Msg]] = {
         lambda o: o["engine_runs"] <= 2,
         Msg(
             "your function ran autograd's backward pass more than twice for one product. "
-            "A Hessian-vector product needs two passes whatever the size of x (the gradient "
-            "with create_graph=True, then the gradient of gradient · v); building the Hessian "
-            "row by row is what this exercise asks you to avoid.",
+            "A Hessian-vector product needs two passes whatever the size of x; building the "
+            "Hessian row by row is what this exercise asks you to avoid.",
             "你的函数为一个乘积运行了两次以上的反向传播。无论 x 有多大，海森矩阵-向量积都只需要"
-            "两次反向传播（先用 create_graph=True 求梯度，再对 梯度 · v 求梯度）；"
-            "逐行构造整个海森矩阵正是这道练习要你避免的。",
+            "两次反向传播；逐行构造整个海森矩阵正是这道练习要你避免的。",
         ),
     ),
     "with_a_hook": (
