@@ -359,11 +359,17 @@ def _check_bools(actual: Any, expected: list, name: str, hint: Msg | None) -> No
     wrong = [i for i in range(n) if actual[i] is not expected[i]]
     if not wrong:
         return
-    en = [f"  item {i}: expected {expected[i]}, got {actual[i]}" for i in wrong[:MAX_LISTED]]
-    zh = [f"  第 {i} 项：应为 {expected[i]}，实际为 {actual[i]}" for i in wrong[:MAX_LISTED]]
+    lines = [
+        Msg(
+            f"  item {i}: expected {expected[i]}, got {actual[i]}",
+            f"  第 {i} 项：应为 {expected[i]}，实际为 {actual[i]}",
+        )
+        for i in wrong[:MAX_LISTED]
+    ]
     if len(wrong) > MAX_LISTED:
-        en.append(f"  … and {len(wrong) - MAX_LISTED} more")
-        zh.append(f"  ……另有 {len(wrong) - MAX_LISTED} 项")
+        more = len(wrong) - MAX_LISTED
+        lines.append(Msg(f"  … and {more} more", f"  ……另有 {more} 项"))
+    en, zh = [m.en for m in lines], [m.zh for m in lines]
     _fail(
         Msg(
             f"✗ {name}: {len(wrong)} of {n} item(s) are wrong:\n" + "\n".join(en),
