@@ -46,3 +46,9 @@ def kept_power_for(learner: str = DEFAULT_LEARNER):
     q = q_of(learner)
     k, n = q["d"] * q["q"], q["q"]
     return lambda b: -k * b**n
+
+
+# Answers typed into a lesson-2 notebook: they read the learner's own numbers, MY_Q, which the
+# notebook sets above the exercises, so they are right (or wrong the same way) for anyone.
+RIGHT_DQ_DA = 'def dq_da(a):\n    c, p = MY_Q["c"], MY_Q["p"]\n    return c * p * a ** (p - 1)\n'
+KEPT_POWER_DQ_DB = 'def dq_db(b):\n    d, q = MY_Q["d"], MY_Q["q"]\n    return -d * q * b**q\n'

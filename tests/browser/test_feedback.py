@@ -17,14 +17,15 @@ from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
 from course_utils.scoreboard import rows
 from tests.browser.conftest import VIEWPORT, ZH_KERNEL
 from tests.browser.jlab import STDERR, Notebook, screenshot, scroll_into_view
+from tests.derivatives import KEPT_POWER, KEPT_POWER_DQ_DB
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 LESSON = "02_derivatives"
-WRONG = ("dq_db", "def dq_db(b):\n    return -2 * b**2\n")  # the power rule not applied
+WRONG = ("dq_db", KEPT_POWER_DQ_DB)  # the power rule half applied
 BLANK = "dq_da"  # left as the stub: raise NotImplementedError()
 RIGHT = "upstream"
-MISTAKE = {"en": "still has b²", "zh": "还留着 b²"}
+MISTAKE = {"en": KEPT_POWER[0], "zh": KEPT_POWER[1]}
 WORKSPACES = {
     "both": f"{LESSON}/{LESSON}.ipynb",  # what `make lab` serves: work/both/
     "zh": f"editions/zh/{LESSON}/{LESSON}.ipynb",  # `course edition --lang zh`

@@ -30,6 +30,7 @@ from tests.browser.jlab import (
     scroll_into_view,
     scroll_to_bottom,
 )
+from tests.derivatives import KEPT_POWER, KEPT_POWER_DQ_DB, RIGHT_DQ_DA
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -41,9 +42,8 @@ MODEL_LESSON = "02_derivatives"
 RUN_ALL_S = 240  # one lesson, while others run beside it on two cores
 PARALLEL = 3  # lessons running at once
 OPEN_S = NOTEBOOK_OPEN_S + KERNEL_READY_S
-RIGHT_DQ_DA = "def dq_da(a):\n    return 9 * a**2\n"
-WRONG_DQ_DB = "def dq_db(b):\n    return -2 * b**2\n"
-HINT_EN, HINT_ZH = "still has b²", "还留着 b²"
+HINT_EN, HINT_ZH = KEPT_POWER
+WRONG_DQ_DB = KEPT_POWER_DQ_DB
 needs_model_lesson = pytest.mark.skipif(
     MODEL_LESSON not in RELEASED, reason=f"{MODEL_LESSON} is not released"
 )

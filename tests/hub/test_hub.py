@@ -22,6 +22,7 @@ from autograder.config import COURSE_ID, RELEASE_DIR, ROOT, SOURCE_DIR
 from autograder.lab.hub import SERVICE
 from tests.browser.conftest import Lab
 from tests.browser.jlab import KERNEL_READY_S, Notebook, click_menu
+from tests.derivatives import RIGHT_DQ_DA
 from tests.hub.conftest import ARTIFACTS, INSTRUCTOR, VIEWPORT, Hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,7 +30,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LESSON = "02_derivatives"
 NOTEBOOK = f"{LESSON}/{LESSON}.ipynb"
 FETCHED = f"{COURSE_ID}/{LESSON}"  # where a learner's fetch puts it (path_includes_course)
-RIGHT_DQ_DA = "def dq_da(a):\n    return 9 * a**2\n"
 SPAWN_S = 180  # log in, start a JupyterLab as the user, load it, on two busy cores
 state: dict = {}  # what one step hands to the next (pages live in the browser thread)
 
@@ -240,7 +240,7 @@ def test_learners_fetch_answer_validate_and_submit(hub: Hub, browser_thread) -> 
     assert "validation-failed" in out["validate_class"]
     assert "NotImplementedError" in out["validate"]
     assert 'check("differentiation.grad_a", dq_da)' not in out["validate"], out["validate"][-1500:]
-    assert "9 * a**2" in out["saved"]
+    assert "c * p * a ** (p - 1)" in out["saved"]
     browser_thread.run(step_learner2, hub)
     inbound = hub.as_grader("ls", str(hub.exchange / "inbound"))
     names = inbound.stdout.splitlines()
@@ -294,7 +294,7 @@ def test_learner1_fetches_feedback_without_hidden_tests(hub: Hub, browser_thread
     assert "feedback available to fetch" in out["available"]
     expected = released_points()[state["dq_da_test"]]
     assert re.search(rf"Score:\s*{expected:g}(\.0)?\s*/", out["page"]), out["page"][:1500]
-    assert "9 * a**2" in out["page"]
+    assert "c * p * a ** (p - 1)" in out["page"]
     assert "frame-ancestors 'none'" in out["learner_csp"], out["learner_csp"]
     for shown in (out["page"], out["file"]):
         assert "BEGIN HIDDEN TESTS" not in shown
