@@ -828,6 +828,10 @@ _DYNAMIC_C |= {"start_new_thread", "start_joinable_thread"}
 
 
 def _learner_frame(filename: str) -> bool:
+    # "<frozen importlib._bootstrap>": Python importing a module (a tensor's first print may
+    # import one lazily), which runs its code with exec: not the learner's
+    if filename.startswith("<frozen "):
+        return False
     return not filename.startswith((_TORCH, _COURSE, *_SYSTEM)) and filename != _SELF
 
 
