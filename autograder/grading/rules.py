@@ -71,7 +71,33 @@ def bound_names(stmt: ast.stmt) -> set[str]:
 
 
 def loaded_names(stmt: ast.stmt) -> set[str]:
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """The global names ``stmt`` reads; a function's own arguments and locals are not global."""
+    loads = {
+        n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        declared = {
+            name
+            for n in ast.walk(stmt)
+            if isinstance(n, (ast.Global, ast.Nonlocal))
+            for name in n.names
+        }
+        args = stmt.args
+        local = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+        local |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        local |= {
+            n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        loads -= local - declared
+        # what the signature reads (defaults, annotations) is read where the def runs
+        loads |= {
+            n.id
+            for part in [*args.defaults, *args.kw_defaults, *stmt.decorator_list]
+            if part is not None
+            for n in ast.walk(part)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+    return loads
 
 
 def checks_in(source: str) -> list[tuple[str, str, bool]]:
@@ -173,8 +199,8 @@ class Submission:
         while todo:
             want = todo.pop()
             done.add(want)
-            for s in self.statements:
-                if want in s.binds and s not in chosen:
+            for s in self.statements:  # what has run when the test runs: the cells above it
+                if s.cell < test and want in s.binds and s not in chosen:
                     chosen.append(s)
                     todo |= s.loads - done
         return chosen
