@@ -256,3 +256,17 @@ def test_make_lab_serves_the_workspace_not_notebooks(lang):
     assert f"course workspace --lang {lang} --dir work/{lang}" in made
     assert f"-m autograder.lab.serve work/{lang} --port 9" in made
     assert "root_dir=notebooks" not in made and "course edition" not in made
+
+
+def test_a_lesson_renamed_by_a_release_leaves_the_old_folder_as_it_was(tmp_path, capsys):
+    """The course was re-cut (issue 26): a learner's work under an old lesson name stays."""
+    work = tmp_path / "work"
+    assert course(["workspace", "--lang", "both", "--dir", str(work)]) == 0
+    old = work / "03_differentiation" / "03_differentiation.ipynb"  # a name the course had
+    old.parent.mkdir()
+    old.write_text('{"cells": [], "note": "my answers from before the re-cut"}', encoding="utf-8")
+    kept = old.read_bytes()
+    assert course(["workspace", "--lang", "both", "--dir", str(work)]) == 0
+    capsys.readouterr()
+    assert old.read_bytes() == kept, "the learner's old lesson was touched"
+    assert (work / NOTEBOOK).is_file(), "the new lessons are there beside it"
