@@ -52,3 +52,8 @@ def kept_power_for(learner: str = DEFAULT_LEARNER):
 # notebook sets above the exercises, so they are right (or wrong the same way) for anyone.
 RIGHT_DQ_DA = 'def dq_da(a):\n    c, p = MY_Q["c"], MY_Q["p"]\n    return c * p * a ** (p - 1)\n'
 KEPT_POWER_DQ_DB = 'def dq_db(b):\n    d, q = MY_Q["d"], MY_Q["q"]\n    return -d * q * b**q\n'
+
+
+def my_q_cell(cells: list) -> int:
+    """The index of the lesson's cell that sets MY_Q (run it before typing an answer)."""
+    return next(i for i, c in enumerate(cells) if c.cell_type == "code" and "MY_Q = " in c.source)

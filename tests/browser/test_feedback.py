@@ -17,7 +17,7 @@ from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
 from course_utils.scoreboard import rows
 from tests.browser.conftest import VIEWPORT, ZH_KERNEL
 from tests.browser.jlab import STDERR, Notebook, screenshot, scroll_into_view
-from tests.derivatives import KEPT_POWER, KEPT_POWER_DQ_DB
+from tests.derivatives import KEPT_POWER, KEPT_POWER_DQ_DB, my_q_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -71,6 +71,7 @@ def test_wrong_answer_feedback_and_scoreboard(lab, page, lang):
     nb = Notebook.open(lab, page, path)
     try:
         nb.run_cells(imports)
+        nb.run_cells(my_q_cell(served.cells))  # the learner's own Q, which answers read
 
         # A wrong answer: the first line of its feedback names the mistake; it fits on screen.
         wrong, source = WRONG

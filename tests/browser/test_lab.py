@@ -30,7 +30,7 @@ from tests.browser.jlab import (
     scroll_into_view,
     scroll_to_bottom,
 )
-from tests.derivatives import KEPT_POWER, KEPT_POWER_DQ_DB, RIGHT_DQ_DA
+from tests.derivatives import KEPT_POWER, KEPT_POWER_DQ_DB, RIGHT_DQ_DA, my_q_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -164,6 +164,7 @@ def test_learner_answers_runs_the_tests_and_validates(lab, page):
         nb.replace_source(where[gid], source)
     # Run the imports, then the answer and its test cell (Shift+Enter, Shift+Enter).
     nb.run_cells(next(i for i, c in enumerate(released.cells) if c.cell_type == "code"))
+    nb.run_cells(my_q_cell(released.cells))  # the learner's own Q, which answers read
     da_test = _test_cell_after(released, where["dq_da"])
     assert da_test == where["dq_da"] + 1
     nb.run_cells(where["dq_da"], count=2)
