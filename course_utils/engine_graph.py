@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course_utils.graph import Graph, layout
+from course_utils.graph import Graph, arrow, bend, layout
 
 
 def value_graph(root: Any) -> Graph:
@@ -89,22 +89,7 @@ def draw_values(root: Any, names: dict[str, Any] | None = None, *, ax=None, titl
     for p, c in graph.edges:
         repeat = repeats.get((p, c), 0)
         repeats[(p, c)] = repeat + 1
-        skip = graph.depth[c] - graph.depth[p] > 1  # an arrow over a row bends round it
-        ax.annotate(
-            "",
-            xy=pos[c],
-            xytext=pos[p],
-            zorder=2,
-            arrowprops={
-                "arrowstyle": "-|>",
-                "color": "0.35",
-                "patchA": boxes[p].get_bbox_patch(),
-                "patchB": boxes[c].get_bbox_patch(),
-                "connectionstyle": f"arc3,rad={0.35 * repeat + (0.3 if skip else 0.0)}",
-                "shrinkA": 2,
-                "shrinkB": 2,
-            },
-        )
+        arrow(ax, boxes, pos, p, c, bend(graph, p, c, repeat))
     xs = [q[0] for q in pos]
     ys = [q[1] for q in pos]
     ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)

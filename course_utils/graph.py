@@ -17,6 +17,7 @@ import importlib.util
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -200,24 +201,7 @@ def draw_graph(x, names: dict[str, torch.Tensor] | None = None, *, ax=None, titl
     seen: Counter = Counter()
     for p, c in graph.edges:
         seen[(p, c)] += 1
-        repeat = seen[(p, c)] - 1  # x * x: two arrows to one leaf
-        skip = graph.depth[c] - graph.depth[p] > 1  # an arrow that jumps over a row bends
-        rad = 0.35 * repeat + (0.3 if skip else 0.0)
-        ax.annotate(
-            "",
-            xy=pos[c],
-            xytext=pos[p],
-            zorder=2,
-            arrowprops={
-                "arrowstyle": "-|>",
-                "color": "0.35",
-                "patchA": boxes[p].get_bbox_patch(),
-                "patchB": boxes[c].get_bbox_patch(),
-                "connectionstyle": f"arc3,rad={rad}",
-                "shrinkA": 2,
-                "shrinkB": 2,
-            },
-        )
+        arrow(ax, boxes, pos, p, c, bend(graph, p, c, seen[(p, c)] - 1))
     xs = [q[0] for q in pos]
     ys = [q[1] for q in pos]
     ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)
@@ -266,3 +250,29 @@ def show_graph(x, names: dict[str, torch.Tensor] | None = None, *, title: str = 
             pass
         return dot
     return draw_graph(x, names, title=title)
+
+
+def bend(graph: Graph, parent: int, child: int, repeat: int) -> float:
+    """How much an arrow curves: a second arrow to the same node (x * x), or one that jumps
+    over a row, bends so that it does not hide under another."""
+    skip = graph.depth[child] - graph.depth[parent] > 1
+    return 0.35 * repeat + (0.3 if skip else 0.0)
+
+
+def arrow(ax: Any, boxes: list, pos: list, parent: int, child: int, rad: float) -> None:
+    """One arrow of a drawn graph, from the box of ``parent`` to the box of ``child``."""
+    ax.annotate(
+        "",
+        xy=pos[child],
+        xytext=pos[parent],
+        zorder=2,
+        arrowprops={
+            "arrowstyle": "-|>",
+            "color": "0.35",
+            "patchA": boxes[parent].get_bbox_patch(),
+            "patchB": boxes[child].get_bbox_patch(),
+            "connectionstyle": f"arc3,rad={rad}",
+            "shrinkA": 2,
+            "shrinkB": 2,
+        },
+    )

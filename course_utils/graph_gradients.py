@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from course_utils.graph import Graph, layout, walk
+from course_utils.graph import Graph, arrow, bend, layout, walk
 
 
 @dataclass
@@ -118,24 +118,9 @@ def draw_backward(
             c = index[id(child)]
             repeat = arrows_so_far.get(c, 0)  # y * y: a second arrow to the same node bends
             arrows_so_far[c] = repeat + 1
-            skip = graph.depth[c] - graph.depth[p] > 1
-            rad = 0.35 * repeat + (0.3 if skip else 0.0)
+            rad = bend(graph, p, c, repeat)
             (xa, ya), (xb, yb) = pos[p], pos[c]
-            ax.annotate(
-                "",
-                xy=(xb, yb),
-                xytext=(xa, ya),
-                zorder=2,
-                arrowprops={
-                    "arrowstyle": "-|>",
-                    "color": "0.35",
-                    "patchA": boxes[p].get_bbox_patch(),
-                    "patchB": boxes[c].get_bbox_patch(),
-                    "connectionstyle": f"arc3,rad={rad}",
-                    "shrinkA": 2,
-                    "shrinkB": 2,
-                },
-            )
+            arrow(ax, boxes, pos, p, c, rad)
             if (p, slot) in record.sent:  # beside the middle of the arc matplotlib draws
                 mx = (xa + xb) / 2 + 0.5 * rad * (yb - ya)
                 my = (ya + yb) / 2 - 0.5 * rad * (xb - xa)
