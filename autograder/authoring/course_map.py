@@ -25,7 +25,7 @@ class LessonInfo:
     number: int
     title: dict[str, str]
     minutes: int | None
-    points: int
+    points: int | float
     requires: dict[str, str]
     arc: dict[str, str]
 
@@ -41,14 +41,14 @@ HEADER = (
 )
 
 
-def graded_points(nb: nbformat.NotebookNode) -> int:
-    """The points of a notebook's graded cells, as nbgrader counts them."""
+def graded_points(nb: nbformat.NotebookNode) -> int | float:
+    """The points of a notebook's graded cells, as nbgrader counts them (whole when they are)."""
     total = 0.0
     for cell in nb.cells:
         grading = cell.get("metadata", {}).get("nbgrader", {})
         if grading.get("grade"):
             total += float(grading.get("points", 0) or 0)
-    return int(total) if total == int(total) else total  # type: ignore[return-value]
+    return int(total) if total.is_integer() else total
 
 
 def lesson_info(path: Path) -> LessonInfo:
