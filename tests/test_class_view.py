@@ -29,10 +29,19 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from autograder.authoring.samples import fill, lesson_paths, points
+# The planted answers read the learner's own Q from MY_Q, as the notebook's cell sets it.
+from autograder.authoring.samples import (
+    BACKWARD,
+    NO_COEFFICIENT,
+    ODD,
+    STILL_POWER,
+    copied_from_another,
+    fill,
+    lesson_paths,
+    points,
+)
 from autograder.grading.class_view import Item, analyse, correlation
 from autograder.grading.grade import Result
-from course_utils.derivative_families import COEFFICIENTS, YOUR_Q
 from course_utils.i18n import Msg
 from tests.test_grade import course_grade
 from tests.test_similarity import CD_COPY, CD_COPY_RENAMED, CD_HONEST, RE_COPY, RE_HONEST
@@ -40,35 +49,12 @@ from tests.test_similarity import CD_COPY, CD_COPY_RENAMED, CD_HONEST, RE_COPY, 
 LESSON = "02_derivatives"
 CHECKS = "10_gradient_checks"
 LESSONS = (LESSON, CHECKS)
-# Each planted answer reads the learner's own Q from MY_Q, as the notebook's cell sets it.
-STILL_POWER = {
-    "dq_db": "def dq_db(b):\n    d, q = MY_Q['d'], MY_Q['q']\n    return -d * q * b**q\n"
-}
-NO_COEFFICIENT = {"dq_da": "def dq_da(a):\n    p = MY_Q['p']\n    return p * a ** (p - 1)\n"}
-ODD = {"dq_db": "def dq_db(b):\n    return -3 * b\n"}
-BACKWARD = {
-    "dq_da": (
-        "def dq_da(a):\n"
-        "    a = a.detach().clone().requires_grad_(True)\n"
-        "    (3 * a**3).sum().backward()\n"
-        "    return a.grad\n"
-    )
-}
-
-
-def _copied_from_another(learner: str) -> dict[str, str]:
-    """∂Q/∂a of another member than ``learner``'s, written out as a copy would be."""
-    other = (YOUR_Q.index(learner) + 1) % len(COEFFICIENTS)
-    c, p = COEFFICIENTS[other][:2]
-    return {"dq_da": f"def dq_da(a):\n    return {c * p} * a**{p - 1}\n"}
-
-
 PLAN: dict[str, dict | None] = {
     **{f"b2_{i}": STILL_POWER for i in range(7)},
     **{f"c3_{i}": NO_COEFFICIENT for i in range(4)},
     **{f"odd_{i}": ODD for i in range(2)},
     **{f"bw_{i}": BACKWARD for i in range(2)},
-    "cp_0": _copied_from_another("cp_0"),
+    "cp_0": copied_from_another("cp_0"),
     **{f"blank_{i}": None for i in range(3)},
     **{f"ok_{i:02d}": {} for i in range(13)},
 }

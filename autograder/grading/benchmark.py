@@ -29,7 +29,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -41,29 +40,14 @@ import nbformat
 
 from autograder.authoring.release import lessons
 from autograder.authoring.samples import (
-    SOLUTION_BLOCK,
     fill,
-    grade_id,
     lesson_paths,
     make_course,
     submit,
+    wrong_answers,
 )
 
 KINDS = ("correct", "blank", "wrong")
-
-
-def wrong_answers(solution: nbformat.NotebookNode) -> dict[str, str]:
-    """The first answer cell with its solution replaced by ``return None``."""
-    for cell in solution.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and SOLUTION_BLOCK.search(cell.source):
-
-            def stub(m: re.Match) -> str:
-                indent = re.match(r"[ \t]*", m.group(0)).group(0)
-                return f"{indent}return None\n"
-
-            return {grade_id(cell): SOLUTION_BLOCK.sub(stub, cell.source)}
-    return {}
 
 
 def make_submissions(n: int, folder: Path) -> list[tuple[str, str, Path]]:
