@@ -26,6 +26,10 @@ COMMANDS = {
         "autograder.commands.exercises",
         "docs/EXERCISES.md: every graded exercise, its points and what it asks (--check)",
     ),
+    "samples": (
+        "autograder.commands.samples",
+        "a small class of sample submissions to try course grade on (right, blank, mistakes, copies)",
+    ),
     "export": (
         "autograder.commands.export",
         "grades for an LMS: Canvas's or Moodle's grade import CSV, from course grade's output",
