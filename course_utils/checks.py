@@ -41,27 +41,47 @@ class CheckFailure(AssertionError):
     def __str__(self) -> str:
         return self.msg.render()
 
+    # Set by course_utils.feedback.show_wrong once the kernel displayed the message as a block.
+    shown = False
+
     def _render_traceback_(self) -> list[str]:
         """What IPython shows: the diagnosis, and the learner's own traceback if their code raised.
 
-        The check's internals are noise to a learner (and would quote the tests).
+        The check's internals are noise to a learner (and would quote the tests). In a notebook
+        the message was displayed already (text and HTML: course_utils.feedback), so nothing
+        more; under nbgrader's Validate, which lists failing cells, the verdict line alone.
         """
-        lines = self.msg.render().splitlines()
-        cause = self.__cause__
-        if cause is not None and not isinstance(cause, NotImplementedError):
-            import traceback
+        from course_utils import feedback
 
-            heading = Msg("Traceback of your function:", "你的函数的报错回溯（traceback）：")
-            lines += ["", *heading.render().splitlines()]
-            # The learner's own frames only: the check's and the watch's are not theirs to read.
-            frames = [
-                f
-                for f in traceback.extract_tb(cause.__traceback__)
-                if not f.filename.startswith(_HERE)
-            ]
-            lines += "".join(traceback.format_list(frames)).splitlines()
-            lines += "".join(traceback.format_exception_only(type(cause), cause)).splitlines()
-        return lines
+        if feedback.validating():
+            return feedback.verdict_lines(self.msg)
+        if self.shown:
+            return []
+        return self.full_traceback()
+
+    def full_traceback(self) -> list[str]:
+        """The diagnosis, then the learner's own traceback if their code raised."""
+        lines = self.msg.render().splitlines()
+        frames = self.learner_frames()
+        return [*lines, "", *frames] if frames else lines
+
+    def learner_frames(self) -> list[str]:
+        """A heading and the frames of the learner's own code, when it raised (else nothing)."""
+        cause = self.__cause__
+        if cause is None or isinstance(cause, NotImplementedError):
+            return []
+        import traceback
+
+        heading = Msg("Traceback of your function:", "你的函数的报错回溯（traceback）：")
+        # The learner's own frames only: the check's and the watch's are not theirs to read.
+        frames = [
+            f for f in traceback.extract_tb(cause.__traceback__) if not f.filename.startswith(_HERE)
+        ]
+        return [
+            *heading.render().splitlines(),
+            *"".join(traceback.format_list(frames)).splitlines(),
+            *"".join(traceback.format_exception_only(type(cause), cause)).splitlines(),
+        ]
 
 
 def _fmt(x: Any) -> str:

@@ -101,7 +101,9 @@ def check(exercise_id: str, answer: Callable, *, hidden: bool = False) -> None:
     )
     message = _msg(told.get("message"))
     if told.get("passed") is True:
-        say(message)
+        from course_utils import feedback
+
+        feedback.show_right(message)
         return
     raise CheckFailure(message)
 

@@ -808,7 +808,11 @@ def check(
             _FAILURES[exercise_id] = _FAILURES.get(exercise_id, 0) + 1
         raise CheckFailure(problem) from error
     n = len(answered)
-    say(
-        f"✓ {exercise.title.en}: right on {n} random input(s).",
-        f"✓ {exercise.title.zh}：{n} 组随机输入全部正确。",
+    from course_utils import feedback
+
+    feedback.show_right(  # printed as say() prints it; in JupyterLab, with the block beside it
+        Msg(
+            f"✓ {exercise.title.en}: right on {n} random input(s).",
+            f"✓ {exercise.title.zh}：{n} 组随机输入全部正确。",
+        )
     )
