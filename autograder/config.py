@@ -16,6 +16,7 @@ EXCHANGE_DIR = ".exchange"
 # A hub's servers name its shared exchange here (autograder/lab/hub.py, deploy/k8s/).
 EXCHANGE_ENV = "COURSE_EXCHANGE"
 CELL_TIMEOUT_S = 120
+FEEDBACK_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 CODE_STUB = "# YOUR CODE HERE (在此处写你的代码)\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE (在此处写你的答案)"
@@ -76,13 +77,30 @@ def configure(c: Config, root: Path = ROOT) -> Config:
         "nbgrader.preprocessors.GetGrades",
         "nbgrader.preprocessors.ClearHiddenTests",
         "autograder.grading.preprocessors.SanitizeFeedback",
+        # After the exporter's EscapeLearnerHTML: the grader's own verdicts as HTML blocks.
+        "autograder.grading.preprocessors.VerdictBlocks",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     c.GenerateFeedback.exporter_class = "autograder.grading.feedback_page.FeedbackExporter"
+    # nbgrader's feedback page, with its formulas as MathML (no MathJax from a CDN) and each
+    # exercise by its title in the contents list (autograder/templates/course_feedback).
+    c.FeedbackExporter.template_name = "course_feedback"
+    c.FeedbackExporter.template_file = "page.html.j2"
+    c.FeedbackExporter.extra_template_basedirs = [str(FEEDBACK_TEMPLATES), _nbgrader_templates()]
     # Once more as each page is made: the Formgrader also renders notebooks graded before
     # autograding escaped them.
     c.HTMLExporter.preprocessors = ["autograder.grading.preprocessors.EscapeLearnerHTML"]
     return c
+
+
+def _nbgrader_templates() -> str:
+    """nbgrader's own templates, which the course's feedback template extends (found without
+    importing nbgrader, which every `course` command would then pay for)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("nbgrader")
+    package = Path(spec.origin).parent if spec and spec.origin else ROOT
+    return str(package / "server_extensions" / "formgrader" / "templates")
 
 
 def course_config(root: Path = ROOT) -> Config:

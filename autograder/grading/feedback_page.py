@@ -8,6 +8,10 @@
 - Highlighting code and rendering Markdown were most of the rest, for cells that are the
   same in every learner's copy of a lesson. A worker keeps what it rendered, by the
   cell's source and every setting the result depends on.
+- Formulas are MathML, made here (:mod:`autograder.grading.offline_math`): the page loads
+  no MathJax and needs no network. The course's template (autograder/templates/
+  course_feedback) names each exercise by its title, in both languages, in the page's
+  contents list and above its test cell.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbformat import NotebookNode
+
+from autograder.grading.offline_math import latex_output_to_html, markdown_to_html
+from course_utils.i18n import Msg
 
 NO_ALT = "No description has been provided for this image · 此图没有文字说明"
 
@@ -113,22 +120,92 @@ class FeedbackExporter(HTMLExporter):
         )
         self.register_filter("highlight_code", highlight_code)
         self.register_filter("filter_data_type", filter_data_type)
+        resources["exercise_titles"] = exercise_titles(nb)
         page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return accessible(page), resources
 
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("points", points)
+        yield (
+            "latex_to_mathml",
+            lambda latex: _remember(("latex", latex), lambda: latex_output_to_html(latex)),
+        )
+
     @pass_context
     def markdown2html(self, context, source: str) -> str:
-        """HTMLExporter's, kept for a cell without attachments when no image is embedded
-        from disk (the only inputs besides these settings that could differ)."""
+        """HTMLExporter's, its formulas as MathML; kept for a cell without attachments when
+        no image is embedded from disk (the only inputs besides these settings that could
+        differ)."""
         cell = context.get("cell", {})
+        path = context.get("resources", {}).get("metadata", {}).get("path", "")
+
+        def render() -> str:
+            return markdown_to_html(
+                source,
+                attachments=cell.get("attachments", {}),
+                embed_images=self.embed_images,
+                path=path,
+                anchor_link_text=self.anchor_link_text,
+                exclude_anchor_links=self.exclude_anchor_links,
+                **self.lexer_options,
+            )
+
         if cell.get("attachments") or self.embed_images:
-            return super().markdown2html(context, source)
+            return render()
         key = (
             "markdown",
             source,
-            context.get("resources", {}).get("metadata", {}).get("path", ""),
+            path,
             self.anchor_link_text,
             self.exclude_anchor_links,
             json.dumps(self.lexer_options, sort_keys=True, default=str),
         )
-        return _remember(key, lambda: super(FeedbackExporter, self).markdown2html(context, source))
+        return _remember(key, render)
+
+
+def points(value: Any) -> str:
+    """A score as the course writes points: 1, 1.5, 0 (nbgrader's own page says 1.0)."""
+    try:
+        return f"{round(float(value), 2):g}"
+    except (TypeError, ValueError):
+        return "0"
+
+
+_HEADING = re.compile(r"^#+\s*(.+?)\s*$", re.M)
+
+
+def exercise_titles(nb: NotebookNode) -> dict[str, Msg]:
+    """The title of each graded cell, by grade id: its exercise's title in the course's
+    catalogue (as the class report names it), else the heading above the cell in each
+    language, else the grade id."""
+    from autograder.grading.preprocessors import expected_checks
+    from course_utils.exercises import get
+
+    titles: dict[str, Msg] = {}
+    heading = {"en": "", "zh": ""}
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        if cell.get("cell_type") == "markdown":
+            found = _HEADING.findall(source)
+            if found:
+                lang = "zh" if "lang:zh" in cell.get("metadata", {}).get("tags", []) else "en"
+                heading[lang] = found[-1]
+                if lang == "en":
+                    heading["zh"] = ""
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if not (meta.get("grade") and grade_id):
+            continue
+        title = None
+        if cell.get("cell_type") == "code":
+            for exercise, _ in expected_checks(source):
+                try:
+                    title = get(exercise).title
+                except KeyError:
+                    continue
+                break
+        if title is None and heading["en"]:
+            title = Msg(heading["en"], heading["zh"] or heading["en"])
+        titles[grade_id] = title or Msg(grade_id, grade_id)
+    return titles
