@@ -184,3 +184,54 @@ def test_under_validate_a_kernel_shows_the_verdict_line_only(tmp_path):
     lines = wrong[0].traceback
     assert len(lines) == 2 and lines[0].startswith("✗ ∂Q/∂b") and lines[1].startswith("✗ 手算")
     assert wrong[0].evalue.startswith(lines[0])  # the whole text is still the exception's
+
+
+def _graded_cell(gid: str, outputs: list) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell('check("x.y", f)')
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": gid, "points": 1}
+    cell.outputs = outputs
+    return cell
+
+
+def test_the_feedback_page_shows_the_graders_own_verdicts_as_blocks():
+    """VerdictBlocks: from the message recorded with the grader's verdict, not from outputs."""
+    from autograder.grading import notes
+    from autograder.grading.preprocessors import VerdictBlocks
+
+    right = Msg(
+        "✓ A: right on all 8 inputs the grader chose.", "✓ 甲：评分程序选定的 8 组输入全部正确。"
+    )
+    learner_html = nbformat.v4.new_output(  # as EscapeLearnerHTML left it
+        "display_data", data={"text/html": "&lt;script&gt;", "text/plain": "x"}
+    )
+    forged = nbformat.v4.new_output(  # a learner's own "GradingError", another text
+        "error", ename="GradingError", evalue="✓ all right", traceback=["✓ all right"]
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            _graded_cell("wrong", [learner_html, forged]),
+            _graded_cell("right", []),
+            _graded_cell("old", []),  # graded before verdicts carried a message
+        ]
+    )
+    nb.cells[1].outputs.append(
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": right.render("both")}, metadata={notes.PASSED: True}
+        )
+    )
+    notes.fail_cell(nb.cells[0], WRONG)
+    notes.fail_cell(nb.cells[2], WRONG)
+    notes.set_verdict(nb, "wrong", "x.y", "wrong", message=WRONG)
+    notes.set_verdict(nb, "right", "x.y", "right", message=right)
+    notes.set_verdict(nb, "old", "x.y", "wrong")
+    VerdictBlocks().preprocess(nb, {})
+
+    wrong_out = nb.cells[0].outputs
+    assert wrong_out[:2] == [learner_html, forged]  # the learner's outputs, as they were
+    assert wrong_out[2].output_type == "display_data"
+    assert wrong_out[2].data["text/plain"] == WRONG.render("both")
+    html = wrong_out[2].data["text/html"]
+    assert "course-feedback-wrong" in html and "<details" in html and "<script" not in html
+    assert "你求了和" in html and "you summed" in html  # the feedback page is bilingual
+    assert "course-feedback-right" in nb.cells[1].outputs[0].data["text/html"]
+    assert nb.cells[2].outputs[0].output_type == "error"  # no message recorded: the text stays

@@ -141,16 +141,29 @@ def set_verdict(
     status: str,
     mistake: str | None = None,
     detail: str | None = None,
+    message: Msg | None = None,
 ) -> None:
-    """Record (or replace) the verdict of the graded cell ``cell``."""
+    """Record (or replace) the verdict of the graded cell ``cell``; ``message``: what the
+    learner is told there, which the feedback page shows as a block (VerdictBlocks)."""
     if status not in STATUSES:
         raise ValueError(f"unknown verdict status {status!r}")
     verdicts = nb.metadata.setdefault(KEY, {}).setdefault("verdicts", [])
     entry = {"cell": cell, "exercise": exercise, "status": status, "mistake": mistake}
     if detail:
         entry["detail"] = str(detail)[:200]
+    if message is not None:
+        entry["message"] = {"en": message.en, "zh": message.zh}
     verdicts[:] = [v for v in verdicts if not (isinstance(v, dict) and v.get("cell") == cell)]
     verdicts.append(entry)
+
+
+def message_of(verdict: dict) -> Msg | None:
+    """The message a verdict recorded (None for verdicts recorded without one)."""
+    found = verdict.get("message")
+    if not isinstance(found, dict):
+        return None
+    en, zh = found.get("en"), found.get("zh")
+    return Msg(en, zh) if isinstance(en, str) and isinstance(zh, str) else None
 
 
 def verdicts_of(nb: NotebookNode) -> list[dict]:

@@ -239,7 +239,8 @@ class VerifyAnswers(Preprocessor):
                         verdict = (exercise_id, "wrong", process_name(get(exercise_id), problem))
             if problem is not None:
                 break
-        notes.set_verdict(self._nb, meta.get("grade_id"), *verdict)
+        told = problem if problem is not None else passed_message(checks)
+        notes.set_verdict(self._nb, meta.get("grade_id"), *verdict, message=told)
         if problem is not None:
             ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
             errored = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
@@ -253,16 +254,22 @@ class VerifyAnswers(Preprocessor):
 
 def passed(checks: list[tuple[str, bool]]) -> NotebookNode:
     """The line a right answer gets: what was checked, and on how many inputs."""
+    return nbformat.v4.new_output(
+        "display_data",
+        data={"text/plain": passed_message(checks).render("both")},
+        metadata={notes.PASSED: True},
+    )
+
+
+def passed_message(checks: list[tuple[str, bool]]) -> Msg:
+    """What a right answer is told: what was checked, and on how many inputs."""
     lines_en, lines_zh = [], []
     for exercise_id in dict.fromkeys(e for e, _ in checks):
         exercise = get(exercise_id)
         n = sum(len(exercise.inputs(0, hidden)) for e, hidden in checks if e == exercise_id)
         lines_en.append(f"✓ {exercise.title.en}: right on all {n} inputs the grader chose.")
         lines_zh.append(f"✓ {exercise.title.zh}：评分程序选定的 {n} 组输入全部正确。")
-    msg = Msg("\n".join(lines_en), "\n".join(lines_zh))
-    return nbformat.v4.new_output(
-        "display_data", data={"text/plain": msg.render("both")}, metadata={notes.PASSED: True}
-    )
+    return Msg("\n".join(lines_en), "\n".join(lines_zh))
 
 
 def _grade_id(cell: NotebookNode) -> str | None:
@@ -343,6 +350,57 @@ class RepairNotebook(Preprocessor):
         if released is None:
             self.log.warning("no released notebook: graded cells are not repaired")
         return released
+
+
+class VerdictBlocks(Preprocessor):
+    """On the feedback page, each graded test's verdict as the block JupyterLab shows.
+
+    The block (:func:`course_utils.feedback.block`: verdict, detail, the hint folded) is made
+    from the message the grader recorded with its verdict in its own process
+    (:func:`notes.set_verdict`; a submission's own verdicts are cleared before grading), never
+    from the notebook's outputs, and every text in it is escaped. It takes the place of the
+    output the grader added for that verdict (:func:`notes.fail_cell`'s error, the line of
+    :func:`passed`), found by its whole text, so that the text is not shown twice; every other
+    output stays as :class:`EscapeLearnerHTML` left it. It runs as the page is made, after
+    that escaping (nbgrader adds GenerateFeedback's preprocessors after the exporter's own).
+    The grade is the gradebook's: nothing here is read to score.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        from course_utils.feedback import block
+
+        told = {v["cell"]: v for v in notes.verdicts_of(nb) if notes.message_of(v) is not None}
+        for cell in nb.cells:
+            verdict = told.get(_grade_id(cell) or "")
+            if cell.cell_type != "code" or verdict is None:
+                continue
+            msg, ok = notes.message_of(verdict), verdict["status"] == "right"
+            text = msg.render("both")
+            for i, out in enumerate(cell.get("outputs", [])):
+                if _is_told(out, text, ok):
+                    cell.outputs[i] = nbformat.v4.new_output(
+                        "display_data",
+                        data={"text/plain": text, "text/html": block(msg, ok, "both")},
+                    )
+                    break
+        return nb, resources
+
+
+def _is_told(out: NotebookNode, text: str, ok: bool) -> bool:
+    """Whether ``out`` is the output the grader added to tell ``text``."""
+    if ok:
+        return (
+            out.get("output_type") == "display_data"
+            and bool(out.get("metadata", {}).get(notes.PASSED))
+            and out.get("data", {}).get("text/plain") == text
+        )
+    return (
+        out.get("output_type") == "error"
+        and out.get("ename") == "GradingError"
+        and out.get("evalue") == text
+    )
 
 
 class GraderNotes(Preprocessor):

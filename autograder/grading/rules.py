@@ -307,6 +307,11 @@ class EnforceRules(Preprocessor):
                 # For the class view: the cell scores 0 for its rules, whatever its values.
                 why = [w for _, w in used] + [f"rebound {name}" for name in rebound]
                 notes.set_verdict(
-                    nb, gid, exercise.id, "rule", detail=", ".join(dict.fromkeys(why))
+                    nb,
+                    gid,
+                    exercise.id,
+                    "rule",
+                    detail=", ".join(dict.fromkeys(why)),
+                    message=problem,
                 )
         return nb, resources

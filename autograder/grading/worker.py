@@ -78,13 +78,7 @@ def grade_one(job: Job) -> Result:
     clock = _Clock(result.phases)
     TIMES.clear()
     try:
-        target = course / "submitted" / job.student / job.assignment
-        shutil.rmtree(target, ignore_errors=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(
-            job.folder, target, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
-        )
-        replace_unreadable(target, course / RELEASE_DIR / job.assignment)
+        copy_submission(job, course)
         config = nbgrader_config(course, db_url, limits=WORKER["limits"])
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.ERROR)
@@ -102,6 +96,7 @@ def grade_one(job: Job) -> Result:
                 result.notes.append(f"{nb_path.stem}: {notes.log_line(found)}")
             for verdict in notes.verdicts_of(autograded):
                 cell = verdict.pop("cell")
+                verdict.pop("message", None)  # the feedback page's, not the class view's
                 result.verdicts[f"{nb_path.stem}:{cell}"] = verdict
         clock("notes")
         feedback = api.generate_feedback(job.assignment, job.student, force=True)
@@ -138,6 +133,19 @@ def grade_one(job: Job) -> Result:
         )
     result.seconds = time.monotonic() - start
     return result
+
+
+def copy_submission(job: Job, course: Path) -> Path:
+    """The submission as graded, in ``course/submitted/<student>/<assignment>/``: what
+    nbgrader autogrades there and what the class view's similarity report reads later."""
+    target = course / "submitted" / job.student / job.assignment
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        job.folder, target, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+    )
+    replace_unreadable(target, course / RELEASE_DIR / job.assignment)
+    return target
 
 
 class _Clock:
