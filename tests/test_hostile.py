@@ -548,7 +548,9 @@ def test_what_a_learner_displays_never_runs_as_the_instructor(hostile):
         for where, page in pages.items():
             parser = ScriptText()
             parser.feed(page)
-            assert parser.scripts, f"{student}, {where}: the page's own scripts were not found"
+            # The Formgrader's page has scripts of its own; a feedback page has none (its
+            # formulas are MathML: autograder/grading/offline_math.py).
+            assert bool(parser.scripts) == (where == "formgrader"), (student, where)
             assert not [s for s in parser.scripts if f"pwned_{MARKER}" in s], (student, where)
             assert "&lt;script&gt;" + SCRIPT in page, f"{student}, {where}: not shown as text"
             if student == "script-display":
