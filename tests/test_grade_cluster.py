@@ -211,3 +211,48 @@ def test_losing_a_worker_mid_run_still_grades_everything_once(tmp_path, cluster,
     grades = read_grades(out)  # every grade exactly once
     assert set(grades) == {"correct", "blank", "wrong", "cheat", "kill"}
     assert grades["cheat"] == 0 and grades["blank"] == 0 and grades["correct"] > grades["wrong"] > 0
+
+
+def test_the_class_view_of_a_class_graded_on_the_cluster_and_resumed(tmp_path, cluster, database):
+    """The sample class (course samples), stopped by SIGTERM part-way on the cluster and run
+    again: misconceptions.csv, items.csv, grades.csv, similarity.csv and the report count what
+    was planted, the submissions graded by the first run included."""
+    from autograder.authoring.samples import DEFAULT_LESSON, sample_class, write_class
+    from tests.test_samples import assert_class_view
+
+    write_class(tmp_path, DEFAULT_LESSON)
+    total = len(sample_class(DEFAULT_LESSON))
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "autograder.cli", "grade", "--quiet", str(tmp_path / "submitted"),
+        "--out", str(out), "--scheduler", cluster.address, "--db", database,
+    ]  # fmt: skip
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    graded: dict = {}
+    while time.monotonic() < deadline and first.poll() is None and len(graded) < 3:
+        time.sleep(0.2)
+        try:
+            graded = json.loads((out / "state.json").read_text()).get("graded", {})
+        except (OSError, ValueError):
+            pass
+    assert first.poll() is None, "the first run ended before it could be stopped"
+    first.send_signal(signal.SIGTERM)
+    try:
+        stdout, _ = first.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        first.kill()
+        pytest.fail("the stopped run hung:\n" + cluster.logs())
+    assert first.returncode == 128 + signal.SIGTERM, stdout
+    done = len(json.loads((out / "state.json").read_text())["graded"])
+    assert 3 <= done < total
+    try:
+        again = course_grade(
+            str(tmp_path / "submitted"), "--out", str(out),
+            "--scheduler", cluster.address, "--db", database, timeout=400,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("grading on the cluster hung:\n" + cluster.logs())
+    assert again.returncode == 0, again.stdout + again.stderr + cluster.logs()
+    assert f"graded {total - done}, unchanged {done}, failed 0" in again.stdout, again.stdout
+    assert_class_view(out, DEFAULT_LESSON)

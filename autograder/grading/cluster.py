@@ -7,7 +7,8 @@ What travels:
 - to a worker: the submission folder as zip bytes, the released lesson (blank notebooks
   for submissions that cannot be read) as zip bytes, the gradebook URL and the limits;
 - back: the :class:`~autograder.grading.jobs.Result` as a dict and the feedback pages
-  as bytes, which the grader writes where local workers would have.
+  as bytes, which the grader writes where local workers would have; the grader keeps its
+  own copy of each graded submission there too (the similarity report reads it).
 
 Each Dask worker gets, once, through :class:`GradingPlugin`: a scratch course folder, a
 folder for its kernels and a kernel fork server. Dask workers run threads, so the server
@@ -265,9 +266,13 @@ class DaskPool:
 
     def receive(self, job, value):
         from autograder.grading.jobs import Result
+        from autograder.grading.worker import copy_submission
 
         result_dict, pages = value
         result = Result(**result_dict)
+        # The worker graded its own copy and removed it; the class view's similarity report
+        # reads the submissions from the grader's course folder, as local workers leave them.
+        copy_submission(job, self.out / "course")
         folder = self.out / "course" / "feedback" / job.student / job.assignment
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
