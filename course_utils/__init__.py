@@ -53,7 +53,7 @@ def check(exercise_id: str, answer, **kwargs) -> None:
         _scoreboard.record(exercise_id, False, failure.msg)
         from course_utils import feedback
 
-        feedback.show_wrong(failure)  # in JupyterLab: the block; the traceback then says no more
+        feedback.show_wrong(failure)  # in JupyterLab: the block; the traceback, one line
         raise
     _scoreboard.record(exercise_id, True, None)
 

@@ -31,6 +31,12 @@ NEAR_ONE = 1e-3
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+# The red line under a verdict a notebook already displayed as a block (course_utils.feedback).
+SHOWN_ABOVE = Msg(
+    "The check did not pass: what it found is above.", "检查没有通过，发现的问题见上方。"
+)
+
+
 class CheckFailure(AssertionError):
     """An answer is wrong; ``str()`` is the bilingual diagnosis."""
 
@@ -48,15 +54,16 @@ class CheckFailure(AssertionError):
         """What IPython shows: the diagnosis, and the learner's own traceback if their code raised.
 
         The check's internals are noise to a learner (and would quote the tests). In a notebook
-        the message was displayed already (text and HTML: course_utils.feedback), so nothing
-        more; under nbgrader's Validate, which lists failing cells, the verdict line alone.
+        the message was displayed already (text and HTML: course_utils.feedback), so one line
+        that says so; under nbgrader's Validate, which lists failing cells, the verdict line.
         """
         from course_utils import feedback
 
         if feedback.validating():
             return feedback.verdict_lines(self.msg)
         if self.shown:
-            return []
+            # Not empty: JupyterLab shows "ename: evalue", the whole text again, for an empty one.
+            return SHOWN_ABOVE.render().splitlines()
         return self.full_traceback()
 
     def full_traceback(self) -> list[str]:

@@ -10,8 +10,8 @@ go into it.
 
 In a notebook kernel a check displays one bundle, ``text/html`` (the block) and ``text/plain``
 (the very text a terminal, nbval and the grader read), and a failure's traceback then says
-nothing more (:meth:`~course_utils.checks.CheckFailure._render_traceback_`): the text is not
-shown twice. Under nbgrader's Validate, which reads a failing cell's traceback as text, the
+one line that says the check did not pass
+(:meth:`~course_utils.checks.CheckFailure._render_traceback_`): the text is not shown twice. Under nbgrader's Validate, which reads a failing cell's traceback as text, the
 traceback is the verdict line alone: the exercise's title and one line per language.
 """
 
@@ -29,7 +29,6 @@ from course_utils.i18n import Msg, current_lang
 VALIDATING_ENV = "NBGRADER_VALIDATING"
 HINT_LABEL = {"en": re.compile(r"^Hint(?: \d+/\d+)?: "), "zh": re.compile(r"^提示(?: \d+/\d+)?：")}
 VERDICT_SEP = {"en": ": ", "zh": "："}
-HINT_SUMMARY = Msg("Hint", "提示")
 
 # JupyterLab's theme variables, so the block reads in the light and the dark theme alike;
 # the fallbacks are the light theme's, for a page without them.
@@ -209,7 +208,8 @@ def verdict_lines(msg: Msg, lang: str | None = None) -> list[str]:
 
 def show_wrong(failure) -> None:
     """Display a :class:`~course_utils.checks.CheckFailure` as the block, in a notebook; its
-    traceback then adds nothing. Elsewhere nothing is displayed: the traceback says it all."""
+    traceback then says only that the check did not pass. Elsewhere nothing is displayed: the
+    traceback says it all."""
     if not in_notebook():
         return
     plain = "\n".join(failure.full_traceback())

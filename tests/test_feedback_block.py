@@ -2,7 +2,7 @@
 
 In a notebook kernel a check displays ``text/html`` (verdict, detail, the hint in a closed
 ``<details>``) beside ``text/plain`` (the text a terminal, nbval and the grader read), and the
-failure's traceback is then empty; under nbgrader's Validate the traceback is the verdict line
+failure's traceback then says only that the check did not pass; under nbgrader's Validate the traceback is the verdict line
 alone; outside a kernel nothing changes.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from course_utils import feedback
-from course_utils.checks import CheckFailure
+from course_utils.checks import SHOWN_ABOVE, CheckFailure
 from course_utils.i18n import Msg
 from tests.derivatives import right_dq_da
 
@@ -166,8 +166,9 @@ def test_in_a_kernel_a_check_displays_the_block_and_the_text(tmp_path):
     assert "course-feedback-right" in right[0].data["text/html"]
     assert [o.output_type for o in wrong] == ["display_data", "error"], wrong
     shown, error = wrong
-    # The plain text is the diagnosis as a terminal shows it; the traceback adds nothing.
-    assert shown.data["text/plain"] == error.evalue and error.traceback == []
+    # The plain text is the diagnosis as a terminal shows it; the traceback, one line.
+    assert shown.data["text/plain"] == error.evalue
+    assert error.traceback == SHOWN_ABOVE.render().splitlines() and "✗" not in error.traceback[0]
     assert shown.data["text/plain"].startswith("✗ ∂Q/∂b") and "\n✗ " in shown.data["text/plain"]
     soup = _soup(shown.data["text/html"])
     first = soup.find(class_="course-feedback-verdict").get_text(" ", strip=True)

@@ -3,8 +3,10 @@
 In the bilingual workspace and in the Chinese edition (with a kernel that has ``COURSE_LANG=zh``,
 as under ``COURSE_LANG=zh make lab``): a wrong answer's feedback fits in one screen and starts
 with the recognised mistake; ``progress()`` then shows every exercise by its title, with the
-right totals after a wrong, a blank and a right answer. Screenshots: test-artifacts/browser/
-feedback-wrong-<lang>.png and scoreboard-<lang>.png.
+right totals after a wrong, a blank and a right answer. The feedback is the HTML block of
+course_utils.feedback: the verdict first, the detail, the hint folded until clicked.
+Screenshots: test-artifacts/browser/feedback-wrong-<lang>.png, feedback-hint-<lang>.png and
+scoreboard-<lang>.png.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 
 from autograder.authoring.samples import grade_id, solved_source
 from autograder.config import RELEASE_DIR, ROOT, SOURCE_DIR
+from course_utils.checks import SHOWN_ABOVE
 from course_utils.scoreboard import rows
 from tests.browser.conftest import VIEWPORT, ZH_KERNEL
 from tests.browser.jlab import STDERR, Notebook, screenshot, scroll_into_view
@@ -25,6 +28,9 @@ LESSON = "02_derivatives"
 WRONG = ("dq_db", KEPT_POWER_DQ_DB)  # the power rule half applied
 BLANK = "dq_da"  # left as the stub: raise NotImplementedError()
 RIGHT = "upstream"
+# upstream answered wrong first, with no mistake the catalogue knows: its feedback has a hint.
+UNRECOGNISED = "def grads_for_upstream(a, b, v):\n    return a + 1.0, b + 1.0\n"
+HINT_LABEL = {"en": "Hint", "zh": "提示"}
 MISTAKE = {"en": KEPT_POWER[0], "zh": KEPT_POWER[1]}
 WORKSPACES = {
     "both": f"{LESSON}/{LESSON}.ipynb",  # what `make lab` serves: work/both/
@@ -73,24 +79,45 @@ def test_wrong_answer_feedback_and_scoreboard(lab, page, lang):
         nb.run_cells(imports)
         nb.run_cells(my_q_cell(served.cells))  # the learner's own Q, which answers read
 
-        # A wrong answer: the first line of its feedback names the mistake; it fits on screen.
+        # A wrong answer: its feedback is the block (course_utils.feedback), whose first line
+        # names the mistake; nothing of it is repeated as red text; it fits on screen.
         wrong, source = WRONG
         nb.replace_source(where[wrong], source)
         nb.run_cells(where[wrong], count=2)
         test = _test_cell_after(served, where[wrong])
-        error = nb.cell(test).locator(STDERR).first
-        first = (error.inner_text().strip().splitlines() or [""])[0]
+        block = nb.cell(test).locator(".course-feedback-wrong")
+        assert block.count() == 1
+        first = (block.inner_text().strip().splitlines() or [""])[0]
         expected = MISTAKE["zh" if lang == "zh" else "en"]
         assert expected in first and first.lstrip().startswith("✗"), first
         if lang == "both":
-            assert MISTAKE["zh"] in error.inner_text()
+            assert MISTAKE["zh"] in block.locator(".course-feedback-verdict").inner_text()
         else:
-            assert "power rule" not in error.inner_text()
+            assert "power rule" not in block.inner_text()
+        red = nb.cell(test).locator(STDERR).all_inner_texts()
+        assert [t.strip() for t in red] == [SHOWN_ABOVE.render("zh" if lang == "zh" else "both")]
         output = nb.cell(test).locator(".jp-OutputArea")
         height = output.bounding_box()["height"]
         assert height < VIEWPORT["height"], f"the feedback is {height:.0f} px high"
         scroll_into_view(nb.cell(where[wrong]))
         screenshot(page, f"feedback-wrong-{lang}")
+
+        # A wrong answer with no catalogued mistake gets a hint: folded, and it opens on click.
+        nb.replace_source(where[RIGHT], UNRECOGNISED)
+        nb.run_cells(where[RIGHT], count=2)
+        hint = nb.cell(_test_cell_after(served, where[RIGHT])).locator(
+            ".course-feedback-wrong details"
+        )
+        assert hint.count() == 1 and hint.get_attribute("open") is None
+        label = HINT_LABEL["zh" if lang == "zh" else "en"]
+        assert hint.locator("summary").inner_text().startswith(label)
+        body = hint.locator("div").first
+        assert not body.is_visible()
+        hint.locator("summary").click()
+        body.wait_for(state="visible")
+        assert hint.get_attribute("open") is not None and body.inner_text().strip()
+        scroll_into_view(nb.cell(where[RIGHT]))
+        screenshot(page, f"feedback-hint-{lang}")
 
         # A blank answer (the stub as it is), then a right one.
         nb.run_cells(where[BLANK], count=2)
