@@ -245,3 +245,37 @@ def test_the_default_folder_is_the_courses_own():
     samples.add_arguments(parser)
     args = parser.parse_args([])
     assert args.dir == ROOT and args.lesson is None and not args.force
+
+
+@pytest.mark.slow
+def test_a_resumed_run_counts_the_whole_class(tmp_path):
+    """Stopped by SIGTERM part-way and run again: the class view covers both runs' learners."""
+    import json
+    import signal
+    import time
+
+    from autograder.authoring.samples import write_class
+
+    write_class(tmp_path, LESSON)
+    total, out = len(sample_class(LESSON)), tmp_path / "out"
+    command = [sys.executable, "-m", "autograder.cli", "grade", "--quiet", "--workers", "2"]
+    command += [str(tmp_path / "submitted"), "--out", str(out)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    graded: dict = {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and first.poll() is None and len(graded) < 3:
+        time.sleep(0.2)
+        try:
+            graded = json.loads((out / "state.json").read_text()).get("graded", {})
+        except (OSError, ValueError):
+            pass
+    assert first.poll() is None, "the first run ended before it could be stopped"
+    first.send_signal(signal.SIGTERM)
+    stdout, _ = first.communicate(timeout=120)
+    assert first.returncode == 128 + signal.SIGTERM, stdout
+    done = len(json.loads((out / "state.json").read_text())["graded"])
+    assert 3 <= done < total
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"graded {total - done}, unchanged {done}, failed 0" in again.stdout, again.stdout
+    assert_class_view(out)
