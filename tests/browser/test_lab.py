@@ -18,6 +18,7 @@ from autograder.authoring.release import _titles, lessons
 from autograder.authoring.samples import grade_id, solved_source
 from autograder.config import COURSE_ID, RELEASE_DIR, ROOT, SOURCE_DIR
 from autograder.lab.setup import NEWS_PLUGIN
+from course_utils.exercises import get
 from tests.browser.jlab import (
     KERNEL_READY_S,
     NOTEBOOK_OPEN_S,
@@ -196,8 +197,13 @@ def test_learner_answers_runs_the_tests_and_validates(lab, page):
     assert "validation-failed" in message.get_attribute("class")
     assert 'check("differentiation.grad_b", dq_db)' in text
     assert HINT_EN in text and HINT_ZH in text, text[-2000:]
+    # The failing cell's error is its verdict line (course_utils.feedback): the exercise's
+    # title and the mistake, once per language; the detail and the inputs stay in the cell.
+    title = get("differentiation.grad_b").title
+    assert f"✗ {title.en}: " in text and f"✗ {title.zh}：" in text, text[-2000:]
+    assert "input:" not in text and "输入：" not in text, text[-2000:]
     assert "grad_a" not in text, "only the wrong answer fails"
-    scroll_to_bottom(dialog)  # the hint ends the traceback: where a learner reads it
+    scroll_to_bottom(dialog)
     screenshot(page, "06-validate-failure-hint")
     nb.close_dialog()
     nb.close()
