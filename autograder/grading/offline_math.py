@@ -40,6 +40,9 @@ _ATTRIBUTES = frozenset(
     "columnalign columnlines columnspacing rowalign rowlines rowspacing frame framespacing "
     "equalrows equalcolumns columnspan rowspan notation linebreak voffset".split()
 )
+NOT_CONVERTED = (
+    "This formula could not be drawn: its TeX source · 这个公式无法显示，这里是它的 TeX 源码"
+)
 # latex2mathml writes characters as entity references in its element text.
 _ENTITY = re.compile(r"&amp;(#x?[0-9A-Fa-f]+;)")
 
@@ -61,18 +64,21 @@ def _checked(element: Element) -> None:
 def fallback(tex: str, display: bool) -> str:
     """The formula as its TeX source, in a ``<code>`` that says it was not converted."""
     marks = "$$" if display else "$"
-    return f'<code class="tex-source">{html.escape(marks + tex + marks, quote=False)}</code>'
+    return (
+        f'<code class="tex-source" title="{NOT_CONVERTED}">'
+        f"{html.escape(marks + tex + marks, quote=False)}</code>"
+    )
 
 
 def to_mathml(tex: str, display: bool = False) -> str:
     """``tex`` as a ``<math>`` element, or :func:`fallback` when it does not convert."""
-    from latex2mathml.converter import convert_to_element
-
     try:
+        from latex2mathml.converter import convert_to_element
+
         element = convert_to_element(tex.strip(), display="block" if display else "inline")
         _checked(element)
         mathml = tostring(element, encoding="unicode", short_empty_elements=False)
-    except Exception:  # a formula latex2mathml cannot read, or Unsafe: shown as TeX
+    except Exception:  # a formula latex2mathml cannot read, Unsafe, or no latex2mathml: TeX
         return fallback(tex, display)
     return _ENTITY.sub(r"&\1", mathml)
 
