@@ -26,7 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("grading-service"),
         help="the service's folder: its course, gradebook and journal (keep it across restarts)",
     )
-    parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite in --out)")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("COURSE_DB"),
+        help="gradebook URL (default: $COURSE_DB, the hub's course gradebook, else sqlite in --out)",
+    )
     parser.add_argument(
         "--workers", type=positive(int), default=2, help="warm grading workers (default 2)"
     )

@@ -21,7 +21,7 @@ def default_threads(workers: int) -> int:
 
 
 def sandbox_supported() -> bool:
-    """Namespaces need root here; elsewhere kernels run unconfined (with a warning)."""
+    """Namespaces need root here; elsewhere kernels get resource limits only (with a warning)."""
     return os.geteuid() == 0 and sys.platform.startswith("linux")
 
 
@@ -29,7 +29,7 @@ def default_sandbox(
     out: Path, submitted: Path, db_url: str, limits: Limits, root: Path = ROOT
 ) -> dict | None:
     if not sandbox_supported():
-        return None
+        return unprivileged_sandbox(limits)
     hide = [
         str(root / SOURCE_DIR),
         str(out / "course"),
@@ -40,6 +40,15 @@ def default_sandbox(
         if db is not None and db.exists():
             hide.append(str(db.resolve()))
     return asdict(kernel_sandbox(sorted(set(hide)), limits.memory_bytes, root))
+
+
+def unprivileged_sandbox(limits: Limits) -> dict:
+    """What confines a kernel without root (the grader account running `course grade`, or the
+    hub's grading service): resource limits, which any process may lower for its children.
+    Hiding files, the network and other processes needs namespaces, and those need root."""
+    from autograder.grading.forkserver import Sandbox
+
+    return asdict(Sandbox(memory_bytes=limits.memory_bytes, max_file_bytes=64 << 20))
 
 
 def kernel_sandbox(hide: list[str], memory_bytes: int, root: Path = ROOT):

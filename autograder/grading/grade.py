@@ -148,7 +148,7 @@ def _grade(
     state["total"] = len(jobs)
     if sandbox and not sandbox_supported():
         problems.append(
-            "kernels run unconfined: the sandbox needs root on Linux "
+            "kernels run with memory and file-size limits only: the sandbox needs root on Linux "
             "(answers are still verified outside the learner's kernel)"
         )
     assignments = sorted({j.assignment for j in jobs})

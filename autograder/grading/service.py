@@ -38,7 +38,7 @@ from pathlib import Path
 
 from autograder.config import COURSE_ID, ROOT
 from autograder.grading import inbound
-from autograder.grading.confinement import default_sandbox, default_threads
+from autograder.grading.confinement import default_sandbox, default_threads, sandbox_supported
 from autograder.grading.discovery import folder_digest
 from autograder.grading.fairness import RoundRobin
 from autograder.grading.jobs import DEFAULT_LIMITS, Job, Limits, Result, lost_result
@@ -160,7 +160,7 @@ class GradingService:
 
         self.out.mkdir(parents=True, exist_ok=True)
         check_gradebook(self.db_url)
-        self.inbound.mkdir(parents=True, exist_ok=True)
+        self._make_inbound()
         self.journal = Journal(self.state)
         speedups.apply()
         self.assignments = set(lessons(self.root))
@@ -185,8 +185,14 @@ class GradingService:
         box = None
         if self.sandbox:
             box = default_sandbox(self.out, self.exchange, self.db_url, self.limits, self.root)
-            if box is not None:  # the journal and the collected submissions too
+            if sandbox_supported():  # the journal and the collected submissions too
                 box["hide"] = sorted({*box["hide"], str(self.state)})
+            else:
+                log.warning(
+                    "kernels run with memory and file-size limits only: hiding the course's "
+                    "answers from them needs root · 内核只受内存和文件大小限制："
+                    "对内核隐藏课程答案需要 root 权限"
+                )
         self.backend = LocalPool(
             self.out,
             self.db_url,
@@ -197,6 +203,18 @@ class GradingService:
             course=self.course,
         )
         self.backend.open()
+
+    def _make_inbound(self) -> None:
+        """The course's exchange folders, when the service comes before any lesson's release:
+        with the modes nbgrader's release would give them (it leaves existing ones as they
+        are), so that learners can still submit: inbound 0733 and set-group-ID."""
+        course = self.inbound.parent
+        if not course.is_dir():
+            course.mkdir(parents=True)
+            os.chmod(course, 0o755)
+        if not self.inbound.is_dir():
+            self.inbound.mkdir()
+            os.chmod(self.inbound, 0o2733)
 
     def _due_dates(self) -> None:
         """nbgrader marks a submission late against the gradebook's due date."""

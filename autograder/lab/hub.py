@@ -19,7 +19,10 @@ It follows nbgrader's multi-class demo (demos/demo_multiple_classes) with Jupyte
 - the checking service (``autograder/lab/checking.py``), also as the grader: the learners'
   ``check()`` and Validate ask it, because what would answer an exercise (the solutions, the
   references, the tests, git's history) is readable by the grader account only
-  (:func:`hide_answers`), while the servers run this checkout's Python.
+  (:func:`hide_answers`), while the servers run this checkout's Python;
+- the grading service (``course serve``, :func:`grading_service`), which JupyterHub starts,
+  as the grader, and starts again when it exits: each submission is graded as it arrives and
+  its feedback released at once, or at the lesson's deadline when ``--policy`` says so.
 
 Everything binds to 127.0.0.1 unless ``--ip`` says otherwise.
 """
@@ -58,6 +61,9 @@ BIN = Path(sys.executable).parent
 GRADER = f"grader-{COURSE_ID}"
 SERVICE = COURSE_ID  # the course service is named after the course, as in nbgrader's demo
 CHECK = "course-check"  # the checking service: check() and Validate on learners' servers
+GRADING = "course-grading"  # the grading service: `course serve`, a managed service of the hub
+POLICY_FILE = "feedback-policy.json"  # `course hub --policy`, copied into the course folder
+GRADING_DIR = "grading-service"  # `course serve --out`, in the course folder
 SETTINGS_ENV = "COURSE_HUB_SETTINGS"
 HUB_START_S = 90
 
@@ -83,6 +89,12 @@ class HubSettings:
     check_token: str = field(default_factory=lambda: secrets.token_hex(32))
     proxy_token: str = field(default_factory=lambda: secrets.token_hex(32))
     lang: str = "both"
+    policy: str | None = None  # the grading service's policy file (None: feedback at once)
+
+    @property
+    def grading(self) -> Path:
+        """The grading service's folder: its course, journal and collected submissions."""
+        return Path(self.course) / GRADING_DIR
 
     @property
     def url(self) -> str:
@@ -302,8 +314,10 @@ def write_jupyter_config(folder: Path, role: str, s: HubSettings) -> Path:
     return folder
 
 
-def prepare(s: HubSettings, passwords: dict[str, str]) -> None:
-    """Users, folders and configuration for the hub described by ``s`` (as root; idempotent)."""
+def prepare(s: HubSettings, passwords: dict[str, str], policy: Path | None = None) -> None:
+    """Users, folders and configuration for the hub described by ``s`` (as root; idempotent).
+
+    ``policy``: the grading service's policy file, copied to ``s.policy``."""
     if os.geteuid() != 0:
         raise PermissionError("the hub creates system users and runs servers as them: run as root")
     let_users_run_python()
@@ -346,6 +360,12 @@ def prepare(s: HubSettings, passwords: dict[str, str]) -> None:
     (course / "nbgrader_config.py").write_text(
         COURSE_NBGRADER_CONFIG.format(db_url=s.db_url, exchange=s.exchange), encoding="utf-8"
     )
+    # The grading service's policy, where the grader reads it; without one, feedback goes at
+    # once (an older copy would otherwise still hold it back).
+    (course / POLICY_FILE).unlink(missing_ok=True)
+    if policy is not None:
+        shutil.copyfile(policy, course / POLICY_FILE)
+    s.grading.mkdir(exist_ok=True)
     chown_tree(course, grader)
     os.chmod(course, 0o750)
 
@@ -362,6 +382,57 @@ def course_env(s: HubSettings, role: str) -> dict[str, str]:
         # configure() reads it: every course folder, `course grade`'s scratch one included,
         # then hands out through the hub's exchange (release_feedback needs no options).
         EXCHANGE_ENV: s.exchange,
+    }
+
+
+def grading_service(s: HubSettings) -> dict:
+    """The grading service as a JupyterHub managed service (``c.JupyterHub.services``).
+
+    JupyterHub runs ``command`` as ``user`` (setuid, with that account's groups: the grader's
+    own and each learner's, to hand feedback over), stops it with the hub, and polls it (every
+    30 s, Spawner.poll_interval) and starts it again when it has exited; the service's journal
+    then grades what it had in hand and what arrived meanwhile, each once. It serves no HTTP
+    (no ``url``), so the hub neither routes to it nor waits for it to answer.
+
+    Security trade-off: the service runs as the grader account, not root, so it has what the
+    grader has and no more, as ``course grade`` run by hand in the course service's terminal
+    does. The kernel sandbox (autograder/grading/confinement.py: namespaces that hide the
+    solutions, the references, other submissions and the gradebook, no network, a read-only
+    filesystem, a process limit) needs root, so here a learner's code runs with the memory
+    and file-size limits only, as the grader account: a hostile submission could read what
+    the grader reads (answers, others' submissions) and reach the gradebook ($COURSE_DB).
+    What keeps a grade honest is then the grader's own side (each answer checked outside the
+    kernel with a per-check token). Running it as root would confine the kernels but hand root
+    to the process that opens every learner's files; a root-owned fork server that confines
+    kernels for an unprivileged service would keep both, and is not built.
+    """
+    command = [
+        str(BIN / "course"),
+        "serve",
+        "--exchange",
+        s.exchange,
+        "--out",
+        str(s.grading),
+        "--private-feedback",  # each learner's feedback readable by that learner only
+    ]
+    if s.policy:
+        command += ["--policy", s.policy]
+    return {
+        "name": GRADING,
+        "command": command,
+        "user": GRADER,
+        "cwd": str(
+            s.grading
+        ),  # not the course folder, whose nbgrader_config.py is the instructor's
+        # $COURSE_DB (the gradebook, read by `course serve`, kept out of the command line that
+        # every user's `ps` shows), $COURSE_EXCHANGE, PATH, the language.
+        "environment": {
+            # Not the course service's Jupyter configuration: nbgrader there asks the hub who
+            # takes the course, and `course serve` has its own.
+            **{k: v for k, v in course_env(s, "service").items() if k != "JUPYTER_CONFIG_PATH"},
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "PYTHONUNBUFFERED": "1",  # its lines reach the hub's log as they happen
+        },
     }
 
 
@@ -636,6 +707,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the course gradebook (default: sqlite in the course folder; postgresql://... on a hub)",
     )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="when the grading service releases feedback, per lesson (course serve --policy's "
+        'JSON: {"02_derivatives": {"deadline": "2027-03-01 23:59:00 UTC", '
+        '"feedback": "at-deadline"}}); default: at once',
+    )
 
 
 def settings_for(
@@ -667,6 +746,14 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"course hub: {exc}")
             return 2
+    if args.policy:
+        from autograder.grading.service import Policy
+
+        try:
+            Policy.load(args.policy)
+        except (OSError, ValueError) as exc:
+            print(f"course hub: --policy: {exc}")
+            return 2
     learners = [f"learner{i}" for i in range(1, args.learners + 1)]
     hub_port, proxy_api_port, service_port = args.internal_ports
     s = settings_for(
@@ -681,9 +768,16 @@ def run(args: argparse.Namespace) -> int:
         service_port=service_port,
         check_port=args.check_port or service_port - 1,
     )
+    if args.policy:
+        s.policy = str(Path(s.course) / POLICY_FILE)  # prepare() copies it there
     passwords = {u: secrets.token_urlsafe(9) for u in [args.instructor, *learners]}
-    prepare(s, passwords)
+    prepare(s, passwords, args.policy)
     running = start(s, Path(s.state) / "jupyterhub.log")
+    when = (
+        (f"as {s.policy} says", f"按 {s.policy} 的规定发布")
+        if s.policy
+        else ("at once", "立即发布")
+    )
     print(f"\nThe course hub is running at {s.url}   (log: {Path(s.state) / 'jupyterhub.log'})")
     print("课程 JupyterHub 已启动。Log in as · 登录账号：")
     for user in [args.instructor, *learners]:
@@ -693,6 +787,8 @@ def run(args: argparse.Namespace) -> int:
         "  (or Nbgrader → Course List in the instructor's JupyterLab · "
         "或在教师的 JupyterLab 中打开 Nbgrader → Course List)\n"
         f"Course folder (grader account {GRADER}) · 课程目录: {s.course}\n"
+        f"Submissions are graded as they arrive; feedback is released {when[0]}\n"
+        f"  · 提交一到即自动评分，反馈{when[1]}\n"
         "Ctrl+C stops the hub · 按 Ctrl+C 停止。"
     )
     try:

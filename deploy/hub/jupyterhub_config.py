@@ -6,7 +6,16 @@
 from pathlib import Path
 
 from autograder.config import COURSE_ID
-from autograder.lab.hub import BIN, CHECK, GRADER, PROXY, SERVICE, HubSettings, course_env
+from autograder.lab.hub import (
+    BIN,
+    CHECK,
+    GRADER,
+    PROXY,
+    SERVICE,
+    HubSettings,
+    course_env,
+    grading_service,
+)
 
 c = get_config()  # noqa: F821
 s = HubSettings.load()
@@ -95,6 +104,11 @@ c.JupyterHub.services = [
         "url": f"http://127.0.0.1:{s.check_port}",
         "api_token": s.check_token,
     },
+    # The grading service (`course serve`): JupyterHub starts it as the grader account, stops
+    # it with the hub and starts it again if it exits. It runs with the grader's privileges
+    # only, so its kernels are not sandboxed (the trade-off: autograder/lab/hub.py,
+    # grading_service).
+    grading_service(s),
 ]
 
 # -- learners' and the instructor's servers: local processes as their system users

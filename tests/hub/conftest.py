@@ -11,6 +11,7 @@ cannot run twice in one thread, and the browser suite may hold one in this test 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -108,10 +109,16 @@ LOGIN = re.compile(r"^\s+(\S+)\s+password · 密码\s+(\S+)\s*$", re.M)
 
 
 @pytest.fixture(scope="module")
-def hub(browser_thread):
+def hub_args() -> list[str]:
+    """More `course hub` options for a module's hub (a module overrides this fixture)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def hub(browser_thread, hub_args):
     """The README's `make hub` (as root, on 127.0.0.1): learner1, learner2 and the instructor,
-    lessons from the checkout, the gradebook in a fresh PostgreSQL database. The logins are
-    read from what it prints."""
+    lessons from the checkout, the gradebook in a fresh PostgreSQL database, the grading
+    service. The logins are read from what it prints."""
     require(
         os.geteuid() == 0, "the hub tests create system users and run servers as them: run as root"
     )
@@ -151,6 +158,7 @@ def hub(browser_thread):
                 *map(str, internal),
                 "--check-port",
                 str(check),
+                *hub_args,
             ]
         ),
     )
@@ -203,6 +211,28 @@ class Hub:
         self.url = settings.url
         self.course = Path(settings.course)
         self.exchange = Path(settings.exchange) / hublib.COURSE_ID
+
+    def journal(self) -> list[dict]:
+        """The grading service's journal: one event a line (autograder/grading/journal.py)."""
+        path = self.settings.grading / "service" / "journal.jsonl"
+        events = []
+        for line in path.read_text().splitlines() if path.exists() else []:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                pass  # a line cut short by a kill
+        return events
+
+    def wait_for_service(self, predicate, timeout: float = 180) -> list[dict]:
+        """Wait until ``predicate(journal)``; the grading service runs in the hub (its log is
+        the hub's)."""
+        deadline = time.monotonic() + timeout
+        while not predicate(found := self.journal()):
+            if time.monotonic() > deadline:
+                log = (Path(self.settings.state) / "jupyterhub.log").read_text()[-3000:]
+                raise AssertionError(f"the grading service: {found[-5:]}\n{log}")
+            time.sleep(0.1)
+        return found
 
     def as_grader(self, *argv: str) -> subprocess.CompletedProcess:
         return hublib.as_grader(self.settings, list(argv))
