@@ -27,7 +27,9 @@ from course_utils.i18n import Msg, current_lang
 
 # nbgrader sets it while Validate runs the notebook; the kernel it starts inherits it.
 VALIDATING_ENV = "NBGRADER_VALIDATING"
-HINT_LABEL = {"en": re.compile(r"^Hint(?: \d+/\d+)?: "), "zh": re.compile(r"^提示(?: \d+/\d+)?：")}
+# How hint_of labels a hint in each language: "Hint: ", "Hint 2/3: ", "提示：", "提示 2/3：".
+_HINT_LABELS = (r"^Hint(?: \d+/\d+)?: ", r"^提示(?: \d+/\d+)?：")
+HINT_LABEL = {lang: re.compile(p) for lang, p in zip(("en", "zh"), _HINT_LABELS, strict=True)}
 VERDICT_SEP = {"en": ": ", "zh": "："}
 
 # JupyterLab's theme variables, so the block reads in the light and the dark theme alike;
@@ -96,8 +98,8 @@ def _langs(lang: str | None) -> list[str]:
 
 
 def _text(s: str) -> str:
-    """Escaped, with `code` spans set as code (after escaping: no tag can come from ``s``)."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(s))
+    """Escaped, and otherwise as the plain text has it (`code` keeps its backticks)."""
+    return html.escape(s)
 
 
 def _verdict_line(p: Parts, lang: str, ok: bool) -> str:
