@@ -158,7 +158,7 @@ def build(folder: Path, root: Path, out: Path, port: int) -> Corpus:
             "import course_utils, course_utils.exercises\ncourse_utils.exercises.check = lambda *a, **k: None\ncourse_utils.check = lambda *a, **k: None\ncheck = lambda *a, **k: None",
         ),
         0,
-        "interference",
+        "forbidden",
     )
     c.add(
         "patch-traceback",
@@ -177,6 +177,17 @@ def build(folder: Path, root: Path, out: Path, port: int) -> Corpus:
             "import IPython.display\nIPython.display.display = lambda *a, **k: None",
         ),
         0,
+        "forbidden",
+    )
+    c.add(
+        "patch-publish",
+        prepend(
+            blank(),
+            "dq_da",
+            "get_ipython().display_pub.publish = lambda *a, **k: None",
+        ),
+        0,
+        "forbidden",
     )
 
     # Answers that lie.
@@ -432,6 +443,10 @@ def test_each_event_is_logged_and_told_to_the_learner(hostile):
         page = out / "feedback" / student / LESSON / SOLUTION_PATH.name.replace(".ipynb", ".html")
         text = visible_text(page.read_text(encoding="utf-8"))
         assert "What the grader noticed" in text and "评分时发现的情况" in text, student
+    # Wrong answers that came back are the learner's own: no note blames interference.
+    for student in set(corpus.expected) - set(corpus.notes):
+        line = lines.get(f"{student}/{LESSON}", "")
+        assert "interference" not in line, line
 
 
 def test_nothing_leaks_persists_or_connects(hostile):

@@ -204,6 +204,7 @@ class VerifyAnswers(Preprocessor):
             and ANSWER_MIME in out.get("data", {})
         ]
         problem = None
+        missing = False  # a check whose answers never came back
         verdict: tuple[str, str, str | None] = (checks[0][0], "right", None)
         for exercise_id, hidden in checks:
             record = next(
@@ -217,6 +218,7 @@ class VerifyAnswers(Preprocessor):
                 None,
             )
             if record is None:
+                missing = True
                 problem = INCOMPLETE
                 verdict = (exercise_id, "incomplete", None)
             else:
@@ -244,7 +246,8 @@ class VerifyAnswers(Preprocessor):
         if problem is not None:
             ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
             errored = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
-            if ran and not errored:
+            # Answers that came back and were wrong are the learner's own doing, not interference.
+            if missing and ran and not errored:
                 notes.add(self._nb, "interference", meta.get("grade_id"))
             notes.fail_cell(cell, problem)
         else:
