@@ -144,6 +144,27 @@ def release(course: Path, student: str, assignment: str, config, release_class=N
     releaser = cls(coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
     releaser.log.setLevel(logging.ERROR)
     releaser.start()
+    hand_over(Path(releaser.dest_path), Path(releaser.root))
+
+
+def hand_over(path: Path, exchange: Path, group: bool = False) -> None:
+    """What a service run as root made under ``path`` goes to the owner of the exchange.
+
+    On the hub the exchange belongs to the grader account, whose nbgrader refuses a course
+    folder it does not own and must read the feedback it released; the service runs as root
+    only so that its kernels are sandboxed. With ``group``, the exchange's group too (a
+    released page keeps its learner's). Modes are kept (chown may clear set-group-ID).
+    """
+    if os.geteuid() != 0 or not path.exists():
+        return
+    owner = exchange.stat()
+    if owner.st_uid == 0:
+        return
+    for p in [path, *path.rglob("*")]:
+        st = p.lstat()
+        if st.st_uid == 0 and not p.is_symlink():
+            os.chown(p, owner.st_uid, owner.st_gid if group else -1)
+            os.chmod(p, st.st_mode & 0o7777)
 
 
 WAITING = Msg(

@@ -215,6 +215,7 @@ class GradingService:
         if not self.inbound.is_dir():
             self.inbound.mkdir()
             os.chmod(self.inbound, 0o2733)
+        inbound.hand_over(course, self.exchange, group=True)
 
     def _due_dates(self) -> None:
         """nbgrader marks a submission late against the gradebook's due date."""

@@ -143,6 +143,14 @@ class PrivateReleaseFeedback(ExchangeReleaseFeedback):
     that learner may read, others nothing.
     """
 
+    def ensure_directory(self, path: str, mode: int) -> None:
+        """nbgrader's, but root (the hub's grading service, run as root so that its kernels
+        are sandboxed) uses the grader's folders as they are; what it makes is handed to the
+        grader afterwards (autograder.grading.inbound.hand_over)."""
+        if os.geteuid() == 0 and os.path.isdir(path):
+            return
+        super().ensure_directory(path, mode)
+
     def copy_files(self) -> None:
         super().copy_files()
         for html in glob.glob(os.path.join(self.src_path, "*.html")):
@@ -388,23 +396,22 @@ def course_env(s: HubSettings, role: str) -> dict[str, str]:
 def grading_service(s: HubSettings) -> dict:
     """The grading service as a JupyterHub managed service (``c.JupyterHub.services``).
 
-    JupyterHub runs ``command`` as ``user`` (setuid, with that account's groups: the grader's
-    own and each learner's, to hand feedback over), stops it with the hub, and polls it (every
-    30 s, Spawner.poll_interval) and starts it again when it has exited; the service's journal
-    then grades what it had in hand and what arrived meanwhile, each once. It serves no HTTP
-    (no ``url``), so the hub neither routes to it nor waits for it to answer.
+    JupyterHub runs ``command`` as the hub's own user (root: ``course hub`` needs it), stops it
+    with the hub, and polls it (every 30 s, Spawner.poll_interval) and starts it again when it
+    has exited; the service's journal then grades what it had in hand and what arrived
+    meanwhile, each once. It serves no HTTP (no ``url``), so the hub neither routes to it nor
+    waits for it to answer.
 
-    Security trade-off: the service runs as the grader account, not root, so it has what the
-    grader has and no more, as ``course grade`` run by hand in the course service's terminal
-    does. The kernel sandbox (autograder/grading/confinement.py: namespaces that hide the
-    solutions, the references, other submissions and the gradebook, no network, a read-only
-    filesystem, a process limit) needs root, so here a learner's code runs with the memory
-    and file-size limits only, as the grader account: a hostile submission could read what
-    the grader reads (answers, others' submissions) and reach the gradebook ($COURSE_DB).
-    What keeps a grade honest is then the grader's own side (each answer checked outside the
-    kernel with a per-check token). Running it as root would confine the kernels but hand root
-    to the process that opens every learner's files; a root-owned fork server that confines
-    kernels for an unprivileged service would keep both, and is not built.
+    Security trade-off: root, not the grader account. A learner's code runs in the kernel
+    sandbox (autograder/grading/confinement.py), as with ``course grade`` run as root: the
+    solutions, the references, the tests, other submissions and git's history are hidden from
+    it, it has no network (so no gradebook, $COURSE_DB), a read-only filesystem and a process
+    limit; all of that needs root. Run as the grader, the kernels would have memory and file
+    limits only, and a hostile submission could read everything the grader reads (the
+    references included: a forged grade) and reach the gradebook. The price is a root process
+    that opens every learner's files (nbformat's JSON parsing, nbgrader's collect); it runs
+    none of their code outside the sandbox. A root-owned fork server confining kernels for an
+    unprivileged service would keep both, and is not built.
     """
     command = [
         str(BIN / "course"),
@@ -420,7 +427,6 @@ def grading_service(s: HubSettings) -> dict:
     return {
         "name": GRADING,
         "command": command,
-        "user": GRADER,
         "cwd": str(
             s.grading
         ),  # not the course folder, whose nbgrader_config.py is the instructor's

@@ -104,10 +104,9 @@ c.JupyterHub.services = [
         "url": f"http://127.0.0.1:{s.check_port}",
         "api_token": s.check_token,
     },
-    # The grading service (`course serve`): JupyterHub starts it as the grader account, stops
-    # it with the hub and starts it again if it exits. It runs with the grader's privileges
-    # only, so its kernels are not sandboxed (the trade-off: autograder/lab/hub.py,
-    # grading_service).
+    # The grading service (`course serve`): JupyterHub starts it as root, so that its kernels
+    # are sandboxed, stops it with the hub and starts it again if it exits (the trade-off:
+    # autograder/lab/hub.py, grading_service).
     grading_service(s),
 ]
 

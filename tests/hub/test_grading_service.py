@@ -21,7 +21,7 @@ import pytest
 
 from autograder.authoring.samples import grade_id
 from autograder.config import COURSE_ID
-from autograder.lab.hub import GRADER, user_processes
+from autograder.lab.hub import user_processes
 from tests.browser.jlab import KERNEL_READY_S, Notebook
 from tests.derivatives import RIGHT_DQ_DA
 from tests.hub.conftest import ARTIFACTS, Hub
@@ -176,10 +176,11 @@ def test_a_deadline_policy_holds_the_feedback_and_keeps_the_grade(hub: Hub, brow
 
 
 def serving(hub: Hub) -> list[int]:
-    """The grading service's process: `course serve`, run by the hub (its parent)."""
+    """The grading service's process: `course serve`, run by the hub (its parent) as root, so
+    that its kernels are sandboxed."""
     hub_pid = int((Path(hub.settings.state) / "jupyterhub.pid").read_text())
     found = []
-    for pid in user_processes([GRADER]):
+    for pid in user_processes(["root"]):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
