@@ -92,6 +92,7 @@ CATALOGUED = (
     "differentiation.grads_match",
     "differentiation.upstream",
     "differentiation.accumulated",
+    "differentiation.relative_error",
     "chain_rule.",
     "vector_calculus.",
     "computational_graph.",
@@ -366,6 +367,66 @@ def _finetune_with_every_parameter(model, new_head, x, y, lr):
         for p in model.parameters()
     ]
     return torch.nn.utils.parameters_to_vector(model.parameters()).detach(), torch.cat(grads)
+
+
+def _relative_error_by_torch(g1, g2):
+    """The same measure by other means: torch.dist and Tensor.norm, scaled to a larger size."""
+    top = max(g1.norm().item(), g2.norm().item())
+    return 0.0 if top == 0.0 else torch.dist(g1, g2).item() / top
+
+
+def test_the_relative_error_reference_agrees_with_torch_at_every_scale():
+    reference = get("differentiation.relative_error").reference
+    gen = torch.Generator().manual_seed(0)
+    for scale in (1e-6, 1e-3, 1.0, 1e3, 1e6):
+        for _ in range(20):
+            g1 = torch.randn(7, generator=gen, dtype=torch.float64) * scale
+            g2 = g1 + 1e-3 * scale * torch.randn(7, generator=gen, dtype=torch.float64)
+            want = _relative_error_by_torch(g1, g2)
+            assert reference(g1, g2) == pytest.approx(want, rel=1e-12)
+            assert reference(g2, g1) == pytest.approx(want, rel=1e-12)  # symmetric
+            # scale-free: the same pair 1e12 times larger has the same relative error
+            assert reference(g1 * 1e6, g2 * 1e6) == pytest.approx(want, rel=1e-9)
+    zero, g = torch.zeros(3, dtype=torch.float64), torch.tensor([1.0, -2.0, 0.5])
+    assert reference(zero, zero) == 0.0 and reference(zero, g.double()) == 1.0
+    assert reference(g, -g) == pytest.approx(2.0)
+    assert reference(torch.tensor(1.0), torch.tensor(0.2)) == pytest.approx(0.8)
+
+
+def _relative_to_exact(g1, g2):  # |a − b| / |b| as the page warns: inf when b is zero
+    return float(torch.linalg.vector_norm(g1 - g2) / torch.linalg.vector_norm(g2))
+
+
+def _both_zero_unguarded(g1, g2):  # right everywhere except 0 / 0
+    n1, n2 = torch.linalg.vector_norm(g1), torch.linalg.vector_norm(g2)
+    return float(torch.linalg.vector_norm(g1 - g2) / torch.maximum(n1, n2))
+
+
+def _one_zero_by_the_smaller(g1, g2):  # inf as soon as one gradient is zero
+    n1, n2 = torch.linalg.vector_norm(g1), torch.linalg.vector_norm(g2)
+    return float(torch.linalg.vector_norm(g1 - g2) / torch.minimum(n1, n2))
+
+
+def _undefined_at_zero(g1, g2):  # "no relative error against a zero gradient"
+    n1, n2 = torch.linalg.vector_norm(g1), torch.linalg.vector_norm(g2)
+    if n1 == 0 or n2 == 0:
+        return float("nan")
+    return float(torch.linalg.vector_norm(g1 - g2) / torch.maximum(n1, n2))
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (_relative_to_exact, "second gradient only"),
+        (_both_zero_unguarded, "nan (0 / 0)"),
+        (_one_zero_by_the_smaller, "smaller of the two sizes"),
+        (_undefined_at_zero, "nan when one gradient is zero"),
+    ],
+)
+def test_a_relative_error_that_breaks_at_zero_is_told_why(monkeypatch, answer, said):
+    _as_released(monkeypatch, "differentiation.relative_error")
+    for told in _told("differentiation.relative_error", answer):
+        assert said in told.en and ("nan" in told.zh or "无穷大" in told.zh), told.en
 
 
 def _evaluate_then_detach(model, x):

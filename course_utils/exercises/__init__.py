@@ -448,6 +448,10 @@ def _detached(value: Any) -> Any:
     return value
 
 
+def _both_nan(a: Any, b: Any) -> bool:
+    return isinstance(a, float) and isinstance(b, float) and a != a and b != b
+
+
 def _is_mistake(exercise: Exercise, mistake: Mistake, args: tuple, actual: Any) -> bool:
     """Whether ``actual`` is what ``mistake`` returns on ``args`` (graph or not included)."""
     try:
@@ -457,6 +461,8 @@ def _is_mistake(exercise: Exercise, mistake: Mistake, args: tuple, actual: Any) 
             if _in_graph(actual) != _in_graph(wrong):
                 return False
             actual, wrong = _detached(actual), _detached(wrong)
+        if _both_nan(actual, wrong):  # the same answer, though nan != nan
+            return True
         exercise.compare(actual, wrong)
     except Exception:  # CheckFailure: not this mistake; anything else: it does not apply
         return False

@@ -8,6 +8,8 @@ independently.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from course_utils.exercises import (
@@ -245,13 +247,32 @@ def relative_error_reference(approx: torch.Tensor, exact: torch.Tensor) -> float
 
 
 def _relative_error_args(gen: torch.Generator) -> tuple:
-    n = random_size(gen)
-    exact = torch.randn(n, generator=gen, dtype=torch.float64) * 10
-    size = 10.0 ** -float(torch.randint(1, 7, (1,), generator=gen))
+    # Gradients of any size, 1e-6 to 1e6 (the measure must not care), off by 1e-1 to 1e-5 of
+    # their size: far enough apart that each catalogued mistake gives a number of its own.
+    n = random_size(gen, 2)
+    scale = 10.0 ** float(torch.randint(-6, 7, (1,), generator=gen))
+    exact = torch.randn(n, generator=gen, dtype=torch.float64) * scale
+    size = 10.0 ** -float(torch.randint(1, 6, (1,), generator=gen))
     approx = exact + size * torch.randn(n, generator=gen, dtype=torch.float64) * exact.abs().max()
     if bool(torch.randint(0, 2, (1,), generator=gen)):
         return exact, approx
     return approx, exact
+
+
+def _norm(g: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(g)
+
+
+def _elementwise_worst(g1: torch.Tensor, g2: torch.Tensor) -> float:
+    """The worst entry's own relative error: a model of the learner's mistake."""
+    return float(((g1 - g2).abs() / torch.maximum(g1.abs(), g2.abs())).max())
+
+
+def _one_zero_nan(args: tuple, actual: object) -> bool:
+    """One gradient is zero, the other is not, and the answer is nan. (An inf there is left
+    to the catalogue, which tells which size the answer divided by.)"""
+    zero = [not bool(g.any()) for g in args]
+    return zero[0] != zero[1] and isinstance(actual, float) and math.isnan(actual)
 
 
 register(
@@ -265,26 +286,35 @@ register(
         rtol=1e-6,
         hints=(
             Msg(
-                "Measure the difference with one number for the whole vector, and scale it by "
-                "the size of the gradients themselves, treating the two arguments alike.",
-                "用一个数衡量整个向量的差异，再用梯度本身的大小去归一化，两个梯度要一视同仁。",
+                "Take the cases of the prompt one at a time: which number is the same for two "
+                "gradients of size 1e-6 and for the same pair times 1e12, and which stays "
+                "finite, and the same, when you swap them or when one of them is zero?",
+                "把题目里的情形一个一个地过：什么样的数，对大小为 1e-6 的两个梯度和把它们都乘以 "
+                "1e12 之后的两个梯度相同？交换两者，或者其中一个为零时，什么样的数仍然有限、而且不变？",
             ),
             Msg(
-                "Use vector norms (torch.linalg.vector_norm), not element-wise ratios: the norm of "
-                "the difference divided by the larger of the two norms, so neither argument is "
-                "favoured. When both are zero the error is 0; return a Python float.",
-                "用向量范数（torch.linalg.vector_norm），不要逐元素求比值：差的范数除以两个范数中较大的一个，"
-                "这样两个梯度的地位相同。两者都为零时误差为 0；返回 Python 的 float。",
+                "Measure the whole gradient at once, by its length (torch.linalg.vector_norm), "
+                "not entry by entry: the length of the difference, over a length that belongs "
+                "to neither gradient alone and is zero only when both are. Check your function "
+                "on the prompt's examples; return a Python float.",
+                "把整个梯度一起量，用它的长度（torch.linalg.vector_norm），不要逐个分量地比："
+                "差的长度，除以一个不单属于某一个梯度、并且只有两者都为零时才为零的长度。"
+                "用题目里的例子检验你的函数；返回 Python 的 float。",
             ),
         ),
         edge_cases=lambda: [
             (torch.tensor([0.0, 2.0], dtype=torch.float64), torch.zeros(2, dtype=torch.float64)),
+            (torch.zeros(2, dtype=torch.float64), torch.tensor([0.0, -3e-9], dtype=torch.float64)),
             (torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)),
             (
                 torch.tensor([1.0, -1.0], dtype=torch.float64),
                 torch.tensor([-1.0, 1.0], dtype=torch.float64),
             ),
-            (torch.tensor(3.0, dtype=torch.float64), torch.tensor(4.0, dtype=torch.float64)),
+            (torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.2, dtype=torch.float64)),
+            (
+                torch.tensor([2e6, -1e6, 3e-2], dtype=torch.float64),
+                torch.tensor([2e6 + 0.01, -1e6, 3e-2 + 0.01], dtype=torch.float64),
+            ),
         ],
         forbids=BY_HAND,
         diagnoses=(
@@ -296,36 +326,119 @@ register(
                     and actual != actual
                 ),
                 Msg(
-                    "Your function returns nan (0 / 0) when both gradients are zero: return "
-                    "0.0 in that case.",
-                    "两个梯度都为零时你的函数返回了 nan（0 / 0）：这种情况应返回 0.0。",
+                    "Your function returns nan (0 / 0) when both gradients are zero: two equal "
+                    "gradients differ by nothing, whatever their size, so say 0.0.",
+                    "两个梯度都为零时你的函数返回了 nan（0 / 0）：两个相等的梯度之间毫无差异，"
+                    "不论它们多大，所以应返回 0.0。",
+                ),
+            ),
+            (
+                _one_zero_nan,
+                Msg(
+                    "Your function returns nan when one gradient is zero and the other is not. "
+                    "A backward that returns zeros where the true gradient is not zero is a "
+                    "real mistake, and a check must measure it: its relative error is a number.",
+                    "一个梯度为零、另一个不为零时，你的函数返回了 nan。backward 在真实梯度不为零的地方"
+                    "返回零，是真实存在的错误，检验必须能量出来：它的相对误差应当是一个数。",
                 ),
             ),
         ),
         mistakes=(
             Mistake(
                 "absolute_error",
-                lambda g1, g2: float(torch.linalg.vector_norm(g1 - g2)),
+                lambda g1, g2: float(_norm(g1 - g2)),
                 Msg(
-                    "You returned the norm of the difference itself, an absolute error: divide "
-                    "it by the larger of the two norms.",
-                    "你返回的是差的范数本身，也就是绝对误差：还要除以两个范数中较大的一个。",
+                    "You returned the size of the difference itself, an absolute error: it "
+                    "changes when both gradients are scaled alike, so the same mistake looks "
+                    "huge in a gradient of size 1e6 and negligible in one of size 1e-6.",
+                    "你返回的是差的大小本身，也就是绝对误差：把两个梯度同时放大或缩小，它就跟着变，"
+                    "于是同样的错误在大小为 1e6 的梯度里显得很严重，在大小为 1e-6 的梯度里却微不足道。",
                 ),
             ),
             Mistake(
                 "second_norm_only",
+                lambda g1, g2: float(_norm(g1 - g2) / _norm(g2)),
+                Msg(
+                    "You divided by the size of the second gradient only: swapping the two "
+                    "changes your answer, and it is infinite when the second one is zero.",
+                    "你只除以了第二个梯度的大小：交换两个梯度，结果就变了；第二个梯度为零时，"
+                    "结果是无穷大。",
+                ),
+            ),
+            Mistake(
+                "first_norm_only",
+                lambda g1, g2: float(_norm(g1 - g2) / _norm(g1)),
+                Msg(
+                    "You divided by the size of the first gradient only: swapping the two "
+                    "changes your answer, and it is infinite when the first one is zero.",
+                    "你只除以了第一个梯度的大小：交换两个梯度，结果就变了；第一个梯度为零时，"
+                    "结果是无穷大。",
+                ),
+            ),
+            Mistake(
+                "smaller_norm",
+                lambda g1, g2: float(_norm(g1 - g2) / torch.minimum(_norm(g1), _norm(g2))),
+                Msg(
+                    "You divided by the smaller of the two sizes: that is infinite as soon as "
+                    "one gradient is zero, and it gives 4 rather than 0.8 for 1 against 0.2.",
+                    "你除以的是两个大小中较小的那个：只要有一个梯度为零，结果就是无穷大；"
+                    "而且对 1 和 0.2 它给出 4，而不是 0.8。",
+                ),
+            ),
+            Mistake(
+                "sum_of_norms",
+                lambda g1, g2: float(_norm(g1 - g2) / (_norm(g1) + _norm(g2))),
+                Msg(
+                    "You divided by the sum of the two sizes: a gradient against its negative "
+                    "then scores 1 rather than 2, and 1 against 0.2 scores 0.67 rather than 0.8.",
+                    "你除以的是两个大小之和：这样一个梯度和它的相反数只得到 1，而不是 2；"
+                    "1 和 0.2 得到 0.67，而不是 0.8。",
+                ),
+            ),
+            Mistake(
+                "difference_of_norms",
                 lambda g1, g2: float(
-                    torch.linalg.vector_norm(g1 - g2) / torch.linalg.vector_norm(g2)
+                    (_norm(g1) - _norm(g2)).abs() / torch.maximum(_norm(g1), _norm(g2))
                 ),
                 Msg(
-                    "You divided by the norm of the second argument only: that is infinite when "
-                    "it is zero and treats the two gradients differently. Use the larger norm.",
-                    "你只除以了第二个梯度的范数：它为零时结果是无穷大，而且两个梯度的地位不对等。请用较大的那个范数。",
+                    "You compared the sizes of the two gradients, not the gradients: two "
+                    "gradients of the same length that point in different directions (g and −g) "
+                    "score 0. Take the size of their difference.",
+                    "你比较的是两个梯度的大小，而不是梯度本身：长度相同、方向不同的两个梯度"
+                    "（比如 g 和 −g）得分为 0。应该量的是它们之差的大小。",
+                ),
+            ),
+            Mistake(
+                "elementwise_worst",
+                _elementwise_worst,
+                Msg(
+                    "You took each entry's relative error and kept the worst: a tiny entry next "
+                    "to huge ones then decides alone, so rounding in an entry of size 1e-2 "
+                    "beside entries of size 1e6 reads as a large error. Judge the gradient as "
+                    "one vector.",
+                    "你逐个分量地求相对误差，再取最大的那个：这样一来，夹在巨大分量中间的一个极小分量"
+                    "就能单独左右结果，大小为 1e6 的分量旁边、大小为 1e-2 的分量上的舍入误差，"
+                    "也会被当成大错。请把梯度当作一个整体的向量来判断。",
+                ),
+            ),
+            Mistake(
+                "sums_not_norms",
+                lambda g1, g2: float(
+                    (g1 - g2).sum().abs() / torch.maximum(g1.sum().abs(), g2.sum().abs())
+                ),
+                Msg(
+                    "You measured the gradients by the sum of their entries: entries of "
+                    "opposite signs cancel, so a gradient with two entries swapped scores 0. "
+                    "Measure them by their length.",
+                    "你用各分量之和来衡量梯度：正负分量相互抵消，于是两个分量互换了位置的梯度得分为 0。"
+                    "请用长度来衡量。",
                 ),
             ),
         ),
-        asks="transcribe",
-        novel="",
+        asks="build",
+        novel="a relative error that means the same for gradients of any size, treats both "
+        "alike, and stays a number at zero: the page shows why |a − b| and |a − b| / |b| "
+        "mislead, and the cases, not the formula",
     )
 )
 
