@@ -50,10 +50,15 @@ TAMPER = "tamper"  # sys, threads, frames, IPython, monkey-patching: anywhere in
 FINITE_DIFFERENCES = "finite_differences"  # a step h where a derivation is asked
 # A prediction made by reading code: calling torch at all would run it instead (leaf_mask).
 NO_TORCH = "no_torch"
+# torch's one-call version of what the exercise builds: Tensor.sum_to_size for a broadcast
+# gradient, torch.autograd.functional (vhp, hvp, hessian, ...) for a Hessian-vector product.
+READY_MADE = "ready_made"
+READY_MADE_ATTRS = frozenset({"sum_to_size"})
+READY_MADE_MODULES = ("autograd.functional",)
 EVERY_EXERCISE = frozenset({COURSE_REFERENCE, DYNAMIC_CODE, TAMPER})
 
 MEANS = (AUTOGRAD, TORCH_FUNC, OPTIM, COURSE_REFERENCE, DYNAMIC_CODE, NOT_ALLOWED, TAMPER)
-MEANS += (FINITE_DIFFERENCES, NO_TORCH)
+MEANS += (FINITE_DIFFERENCES, NO_TORCH, READY_MADE)
 
 Use = tuple[str, str]  # (means, what was used), e.g. ("autograd", "loss.backward()")
 MAX_USES = 12
@@ -115,6 +120,16 @@ WHY[TAMPER] = Msg(
     "参加评分的笔记本不允许这样做，所以它之后的练习都不计分。请删掉它，重启内核后再重新运行笔记本。",
 )
 
+WHY[READY_MADE] = Msg(
+    "this exercise asks you to build the result from what the lesson taught (a broadcast "
+    "gradient from sums, a Hessian-vector product from two calls of torch.autograd.grad); "
+    "`{what}` is torch's one-call version of it, which hides the very step the exercise is "
+    "about, so this answer does not count.",
+    "这道练习要求你用本课讲过的方法自己构造结果（被广播的张量的梯度用求和得到，"
+    "海森矩阵-向量积用两次 torch.autograd.grad 得到）；`{what}` 是 torch 一步到位的现成版本，"
+    "恰好把这道练习要练的那一步藏了起来，所以这个答案不计分。",
+)
+
 REBOUND = Msg(
     "the test calls `{what}`, but your code gives that name another value; the test must call "
     "the function the lesson has you write, so this answer does not count.",
@@ -146,14 +161,22 @@ def forbidden(uses: Iterable[Use], forbids: Iterable[str]) -> list[Use]:
     allowed = set(forbids)
     out: list[Use] = []
     for use in uses:
-        if (
-            isinstance(use, (list, tuple))
-            and len(use) == 2
-            and use[0] in allowed
-            and tuple(use) not in out
-        ):
+        if not isinstance(use, (list, tuple)) or len(use) != 2:
+            continue
+        use = _ready_made(tuple(use), allowed)
+        if use[0] in allowed and use not in out:
             out.append((str(use[0]), str(use[1])[:120]))
     return out
+
+
+def _ready_made(use: tuple, allowed: set[str]) -> tuple:
+    """An autograd use of torch.autograd.functional is a ready-made one too: it counts as such
+    where the exercise allows autograd itself (torch.autograd.grad) but not the shortcut."""
+    means, what = use
+    ready = means == AUTOGRAD and any(m in str(what) for m in READY_MADE_MODULES)
+    if ready and AUTOGRAD not in allowed and READY_MADE in allowed:
+        return READY_MADE, what
+    return use
 
 
 # --- the static view ------------------------------------------------------------------------
@@ -523,6 +546,8 @@ class _Finder(ast.NodeVisitor):
             self.visit(inner)
 
     def _by_hand_attribute(self, node: ast.Attribute, paths: set[str]) -> None:
+        if node.attr in READY_MADE_ATTRS:
+            self._add((READY_MADE, f"Tensor.{node.attr}"))
         rooted = [p for p in paths if not p.startswith("?")]
         if rooted and self._imported(node):
             for path in rooted:

@@ -42,6 +42,7 @@ from course_utils.exercises import (
     FINITE_DIFFERENCES,
     NOT_ALLOWED,
     OPTIM,
+    READY_MADE,
     TAMPER,
     TORCH_FUNC,
     get,
@@ -64,6 +65,10 @@ INJECT = {
         "import torch.func as tf\ntf.grad(torch.sin)(torch.tensor(1.0))",
         "from torch.func import vjp as _vjp\n_vjp(torch.sin, torch.ones(2))",
         "torch.func.jacrev(torch.sin)(torch.ones(2))",
+    ],
+    # torch.autograd.functional: where autograd itself is allowed, a ready-made shortcut
+    READY_MADE: [
+        "from torch.autograd.functional import vhp as _vhp\n_vhp(lambda t: (t**3).sum(), torch.ones(2), torch.ones(2))",
     ],
     OPTIM: [
         "_q = torch.zeros(2, requires_grad=True)\n_o = torch.optim.SGD([_q], lr=0.1)\n_q.grad = torch.ones(2)\n_o.step()",

@@ -434,12 +434,35 @@ def _evaluate_then_detach(model, x):
     return model(x).detach()
 
 
-def _full_hessian(f, x, v):
+def _full_hessian(f, x, v):  # row by row, one backward pass per element of x
+    x = x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(x), x, create_graph=True)
+    rows = [torch.autograd.grad(g[i], x, retain_graph=True)[0] for i in range(x.numel())]
+    return torch.stack(rows) @ v
+
+
+def _functional_hessian(f, x, v):
     return torch.autograd.functional.hessian(f, x.detach()) @ v
 
 
 def _func_hessian(f, x, v):
     return torch.func.hessian(f)(x.detach()) @ v
+
+
+def _vhp(f, x, v):  # two backward passes, but torch's, in one call
+    return torch.autograd.functional.vhp(f, x.detach(), v)[1]
+
+
+def _hvp(f, x, v):
+    return torch.autograd.functional.hvp(f, x.detach(), v)[1]
+
+
+def _sum_to_size(grad, shape):
+    return grad.sum_to_size(shape)
+
+
+def _sum_to_size_unbound(grad, shape):
+    return torch.Tensor.sum_to_size(grad, *shape)
 
 
 @pytest.mark.parametrize(
@@ -449,6 +472,11 @@ def _func_hessian(f, x, v):
         ("finetuning.evaluate", _evaluate_then_detach, "no graph at all"),
         ("autograd_tools.hvp", _full_hessian, "more than twice"),
         ("autograd_tools.hvp", _func_hessian, "(torch.func)"),
+        ("autograd_tools.hvp", _functional_hessian, "`torch.autograd.functional.hessian"),
+        ("autograd_tools.hvp", _vhp, "`torch.autograd.functional.vhp"),
+        ("autograd_tools.hvp", _hvp, "`torch.autograd.functional.hvp"),
+        ("vector_calculus.sum_to_shape", _sum_to_size, "`Tensor.sum_to_size`"),
+        ("vector_calculus.sum_to_shape", _sum_to_size_unbound, "`Tensor.sum_to_size`"),
     ],
 )
 def test_the_right_values_reached_the_taught_wrong_way_fail(monkeypatch, exercise_id, answer, said):

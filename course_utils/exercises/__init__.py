@@ -43,6 +43,7 @@ from course_utils.rules import (  # noqa: F401  (the exercise modules import the
     FINITE_DIFFERENCES,
     NOT_ALLOWED,
     OPTIM,
+    READY_MADE,
     TAMPER,
     TORCH_FUNC,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_utils.exercises import TORCH_FUNC, Exercise, Mistake, register
+from course_utils.exercises import READY_MADE, TORCH_FUNC, Exercise, Mistake, register
 from course_utils.exercises.inputs import NamedFunction, random_size
 from course_utils.i18n import Msg
 
@@ -176,7 +176,9 @@ register(
         asks="derive",
         novel="that H v is the gradient of one scalar built from the gradient and v, so two "
         "backward passes give it; the page builds H row by row, one pass per element of x",
-        forbids=frozenset({TORCH_FUNC}),  # torch.func.hessian builds the Hessian in two runs
+        # torch.func.hessian builds the Hessian in two runs, and torch.autograd.functional's
+        # vhp (or hvp) is the product in one call: the exercise is to see why two passes do
+        forbids=frozenset({TORCH_FUNC, READY_MADE}),
         title=Msg("A Hessian-vector product", "海森矩阵-向量积"),
         make_args=_hvp_args,
         reference=_hvp_reference,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch.autograd.functional import jacobian
 
-from course_utils.exercises import BY_HAND, Exercise, Mistake, Variant, register
+from course_utils.exercises import BY_HAND, READY_MADE, Exercise, Mistake, Variant, register
 from course_utils.i18n import Msg
 from course_utils.layer_functions import OUTPUTS, PHIS, YOUR_ELEMENT_WISE, YOUR_LAYER
 from course_utils.objects import NamedFunction
@@ -711,7 +711,8 @@ def _first_copy(grad, shape):
 register(
     Exercise(
         id="vector_calculus.sum_to_shape",
-        forbids=BY_HAND,
+        # Tensor.sum_to_size is the rule in one call (the prompt says so): not the learner's own
+        forbids=BY_HAND | {READY_MADE},
         asks="build",
         novel="the backward of broadcasting for any shapes, the rule the page states on one "
         "bias vector; every autograd engine has this piece",
