@@ -66,9 +66,12 @@ INJECT = {
         "from torch.func import vjp as _vjp\n_vjp(torch.sin, torch.ones(2))",
         "torch.func.jacrev(torch.sin)(torch.ones(2))",
     ],
-    # torch.autograd.functional: where autograd itself is allowed, a ready-made shortcut
+    # torch's one-call version of what the exercise builds. (torch.autograd.functional is a
+    # ready-made shortcut only where autograd itself is allowed, hvp: tests/test_wrong_answers.py;
+    # elsewhere it is autograd.)
     READY_MADE: [
-        "from torch.autograd.functional import vhp as _vhp\n_vhp(lambda t: (t**3).sum(), torch.ones(2), torch.ones(2))",
+        "torch.ones(2, 3).sum_to_size(1, 3)",
+        "_t = torch.ones(2, 3)\ntorch.Tensor.sum_to_size(_t, 1, 3)",
     ],
     OPTIM: [
         "_q = torch.zeros(2, requires_grad=True)\n_o = torch.optim.SGD([_q], lr=0.1)\n_q.grad = torch.ones(2)\n_o.step()",
@@ -109,6 +112,7 @@ NOTE = {
     NOT_ALLOWED: "forbidden",
     FINITE_DIFFERENCES: "forbidden",
     NO_TORCH: "forbidden",
+    READY_MADE: "forbidden",
     REBINDING: "rebound",
 }
 # Cheats that reach into the kernel (or import the course's grader-side code) zero every

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import copy
 import csv
+import html
 from pathlib import Path
 
 import nbformat
@@ -371,6 +372,17 @@ def graded_by_course_grade(tmp_path_factory):
     return graded
 
 
+def _masked(cheat: corpus.Cheat, cheats: list[corpus.Cheat]) -> bool:
+    """Whether a cheat that reaches into the kernel earlier in the notebook zeroed this one's
+    test first: the test then says why for that one."""
+    order = [grade_id(c) for c in nbformat.read(lesson_paths(cheat.lesson)[1], as_version=4).cells]
+    return any(
+        c.means in corpus.EVERY_LATER and order.index(c.test_id) < order.index(cheat.test_id)
+        for c in cheats
+        if c is not cheat
+    )
+
+
 def _assert_scores_and_reasons(graded: Graded) -> None:
     wrong = {
         key: (graded.scores.get(key), want)
@@ -379,14 +391,14 @@ def _assert_scores_and_reasons(graded: Graded) -> None:
     }
     assert not wrong, f"score, expected: {wrong}"
     for (student, lesson), cheats in graded.cheats.items():
-        page = graded.page(student, lesson)
+        page = html.unescape(graded.page(student, lesson))  # "torch's" is "torch&#x27;s" there
         for cheat in cheats:
             code = corpus.NOTE[cheat.means]
             for lang in ("en", "zh"):
                 head = notes.MESSAGES[code].render(lang).split("{detail}")[0]
                 assert head in page, (student, lesson, cheat.exercise, cheat.means, lang)
             assert cheat.test_id in page
-            if cheat.means in R.WHY and cheat.means != AUTOGRAD:
+            if cheat.means in R.WHY and cheat.means != AUTOGRAD and not _masked(cheat, cheats):
                 why = R.WHY[cheat.means]
                 assert why.en.split("{what}")[-1][:40] in page, (student, cheat.exercise)
                 assert why.zh.split("{what}")[-1][:12] in page, (student, cheat.exercise)
