@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.config import ROOT
+from tests.test_samples import QUICK_START
 
 README = ROOT / "README.md"
 SHELL_LANGS = {"bash", "sh", "shell"}
@@ -50,17 +51,9 @@ RUN_BY: dict[str, str] = {
         "tests/test_readme.py::test_benchmark_help"
     ),
     # The instructor's quick start: course samples, grade, open, export.
-    **{
-        command: "tests/test_samples.py::test_the_quick_start_grades_the_planted_class"
-        for command in (
-            ".venv/bin/course samples --dir demo",
-            ".venv/bin/course grade demo/submitted --workers 2 --out demo/grading-out",
-            ".venv/bin/python -m webbrowser demo/grading-out/report/index.html",
-            ".venv/bin/python -m webbrowser "
-            "demo/grading-out/feedback/power_kept_1/02_derivatives/02_derivatives.html",
-            ".venv/bin/course export demo/grading-out --lms canvas --map demo/sample-students.csv",
-        )
-    },
+    **dict.fromkeys(
+        QUICK_START, "tests/test_samples.py::test_the_quick_start_grades_the_planted_class"
+    ),
     # The course on a JupyterHub (tests/hub/conftest.py starts it with `make hub`).
     "make hub": "tests/hub/test_hub.py::test_instructor_releases_the_lesson",
     "nbgrader release_assignment 02_derivatives": (

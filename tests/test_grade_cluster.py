@@ -218,7 +218,7 @@ def test_the_class_view_of_a_class_graded_on_the_cluster_and_resumed(tmp_path, c
     again: misconceptions.csv, items.csv, grades.csv, similarity.csv and the report count what
     was planted, the submissions graded by the first run included."""
     from autograder.authoring.samples import DEFAULT_LESSON, sample_class, write_class
-    from tests.test_samples import assert_class_view
+    from tests.test_samples import assert_class_view, stopped_part_way
 
     write_class(tmp_path, DEFAULT_LESSON)
     total = len(sample_class(DEFAULT_LESSON))
@@ -227,17 +227,7 @@ def test_the_class_view_of_a_class_graded_on_the_cluster_and_resumed(tmp_path, c
         sys.executable, "-m", "autograder.cli", "grade", "--quiet", str(tmp_path / "submitted"),
         "--out", str(out), "--scheduler", cluster.address, "--db", database,
     ]  # fmt: skip
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 300
-    graded: dict = {}
-    while time.monotonic() < deadline and first.poll() is None and len(graded) < 3:
-        time.sleep(0.2)
-        try:
-            graded = json.loads((out / "state.json").read_text()).get("graded", {})
-        except (OSError, ValueError):
-            pass
-    assert first.poll() is None, "the first run ended before it could be stopped"
-    first.send_signal(signal.SIGTERM)
+    first = stopped_part_way(command, out)
     try:
         stdout, _ = first.communicate(timeout=120)
     except subprocess.TimeoutExpired:

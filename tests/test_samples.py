@@ -12,9 +12,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -248,29 +251,32 @@ def test_the_default_folder_is_the_courses_own():
 
 
 @pytest.mark.slow
+def stopped_part_way(command: list[str], out: Path, graded: int = 3) -> subprocess.Popen:
+    """``course grade`` started with ``command`` and sent SIGTERM once ``graded`` submissions
+    are in its state file (``out``): the caller reads what it said as it stopped."""
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    found: dict = {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and run.poll() is None and len(found) < graded:
+        time.sleep(0.2)
+        try:
+            found = json.loads((out / "state.json").read_text()).get("graded", {})
+        except (OSError, ValueError):
+            pass
+    assert run.poll() is None, "the first run ended before it could be stopped"
+    run.send_signal(signal.SIGTERM)
+    return run
+
+
 def test_a_resumed_run_counts_the_whole_class(tmp_path):
     """Stopped by SIGTERM part-way and run again: the class view covers both runs' learners."""
-    import json
-    import signal
-    import time
-
     from autograder.authoring.samples import write_class
 
     write_class(tmp_path, LESSON)
     total, out = len(sample_class(LESSON)), tmp_path / "out"
     command = [sys.executable, "-m", "autograder.cli", "grade", "--quiet", "--workers", "2"]
     command += [str(tmp_path / "submitted"), "--out", str(out)]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    graded: dict = {}
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and first.poll() is None and len(graded) < 3:
-        time.sleep(0.2)
-        try:
-            graded = json.loads((out / "state.json").read_text()).get("graded", {})
-        except (OSError, ValueError):
-            pass
-    assert first.poll() is None, "the first run ended before it could be stopped"
-    first.send_signal(signal.SIGTERM)
+    first = stopped_part_way(command, out)
     stdout, _ = first.communicate(timeout=120)
     assert first.returncode == 128 + signal.SIGTERM, stdout
     done = len(json.loads((out / "state.json").read_text())["graded"])

@@ -251,6 +251,25 @@ def context(browser):
     context.close()
 
 
+@pytest.fixture
+def offline(browser):
+    """A context with the network off and every request but a file's refused; ``asked`` lists
+    what a page tried to fetch (a page the course writes must need nothing)."""
+    context = browser.new_context(viewport=VIEWPORT, offline=True)
+    context.asked = []
+
+    def only_files(route) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            context.asked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_files)
+    yield context
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def shared_page(browser, lab):
     """One JupyterLab page for the suite: loading JupyterLab costs seconds of CPU each time."""

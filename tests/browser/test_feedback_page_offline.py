@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import VIEWPORT, fresh_artifacts
+from tests.browser.conftest import fresh_artifacts
 from tests.browser.jlab import screenshot
 from tests.test_feedback_page import course_page, expected_contents
 
@@ -26,32 +26,18 @@ _FORMULAS_JS = """() => [...document.querySelectorAll('math[display="block"]')].
 })"""
 
 
-def test_formulas_render_with_the_network_blocked(browser, tmp_path) -> None:
+def test_formulas_render_with_the_network_blocked(offline, tmp_path) -> None:
     fresh_artifacts()
     path = tmp_path / "02_derivatives.html"
     path.write_text(course_page(), encoding="utf-8")
-    context = browser.new_context(viewport=VIEWPORT, offline=True)
-    asked: list[str] = []
-
-    def only_the_file(route) -> None:
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            asked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_the_file)
-    try:
-        page = context.new_page()
-        page.goto(path.as_uri(), wait_until="load")
-        formulas = page.evaluate(_FORMULAS_JS)
-        contents = page.locator("#toc li").all_inner_texts()
-        page.locator('math[display="block"]').nth(1).scroll_into_view_if_needed()
-        page.evaluate("() => window.scrollBy(0, -200)")
-        shot = screenshot(page, "feedback-page-offline")
-    finally:
-        context.close()
-    assert asked == []
+    page = offline.new_page()
+    page.goto(path.as_uri(), wait_until="load")
+    formulas = page.evaluate(_FORMULAS_JS)
+    contents = page.locator("#toc li").all_inner_texts()
+    page.locator('math[display="block"]').nth(1).scroll_into_view_if_needed()
+    page.evaluate("() => window.scrollBy(0, -200)")
+    shot = screenshot(page, "feedback-page-offline")
+    assert offline.asked == []
     assert len(formulas) == 2
     for formula in formulas:
         # Chromium lays MathML out itself ("block math"); an unknown element would be inline.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.config import ROOT
-from tests.browser.conftest import VIEWPORT, fresh_artifacts
+from tests.browser.conftest import fresh_artifacts
 from tests.browser.jlab import renders_chinese, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -38,34 +38,20 @@ def report(tmp_path_factory) -> Path:
     return demo / "out" / "report" / "index.html"
 
 
-def test_the_report_opens_offline_with_its_charts(browser, report: Path) -> None:
+def test_the_report_opens_offline_with_its_charts(offline, report: Path) -> None:
     fresh_artifacts()
-    context = browser.new_context(viewport=VIEWPORT, offline=True)
-    asked: list[str] = []
-
-    def only_files(route) -> None:
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            asked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_files)
-    try:
-        page = context.new_page()
-        page.goto(report.as_uri(), wait_until="load")
-        images = page.evaluate(_IMAGES_JS)
-        text = page.inner_text("body")
-        chinese = renders_chinese(page, "常见错误")
-        screenshot(page, "report-top")
-        page.get_by_text("Most common mistakes", exact=False).first.scroll_into_view_if_needed()
-        screenshot(page, "report-mistakes")
-        feedback_links = page.eval_on_selector_all(
-            "a[href*='feedback']", "links => links.map(a => a.getAttribute('href'))"
-        )
-    finally:
-        context.close()
-    assert asked == []
+    page = offline.new_page()
+    page.goto(report.as_uri(), wait_until="load")
+    images = page.evaluate(_IMAGES_JS)
+    text = page.inner_text("body")
+    chinese = renders_chinese(page, "常见错误")
+    screenshot(page, "report-top")
+    page.get_by_text("Most common mistakes", exact=False).first.scroll_into_view_if_needed()
+    screenshot(page, "report-mistakes")
+    feedback_links = page.eval_on_selector_all(
+        "a[href*='feedback']", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert offline.asked == []
     assert {Path(i["src"]).name for i in images} >= {"scores.png", "exercises.png", "slowest.png"}
     for image in images:  # each chart was found and decoded, and says what it shows
         assert image["width"] > 100 and image["alt"], image
